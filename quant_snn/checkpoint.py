@@ -1,0 +1,54 @@
+"""Full training state in one npz, replaced atomically after every epoch.
+
+Holds every model variable (the augmentation's RNG state included), every optimizer variable, the number of
+finished epochs, the run's configuration and its history. One file written by rename means a killed run loses
+at most the epoch in progress. Plain numpy, so the format is the same on every Keras backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .weights import atomic_savez
+
+
+def save_checkpoint(path: str | os.PathLike, model, optimizer, *, epoch: int, config: dict, history: list[dict]) -> None:
+    arrays = {f"model_{i:04d}": np.asarray(v) for i, v in enumerate(model.variables)}
+    arrays.update({f"optimizer_{i:04d}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
+    state = {"epoch": epoch, "config": config, "history": history}
+    atomic_savez(path, state=np.str_(json.dumps(state)), **arrays)
+
+
+def _assign_all(variables, arrays: list[np.ndarray], what: str, path: Path) -> None:
+    if len(variables) != len(arrays):
+        raise UserError(f"checkpoint {path} holds {len(arrays)} {what} variables, this run needs {len(variables)}")
+    for variable, value in zip(variables, arrays):
+        if tuple(variable.shape) != value.shape:
+            raise UserError(
+                f"checkpoint {path}: {what} variable {variable.path} has shape {value.shape}, expected {tuple(variable.shape)}"
+            )
+        variable.assign(value)
+
+
+def load_checkpoint(path: str | os.PathLike, model, optimizer) -> dict:
+    """Restore model and optimizer state in place; returns ``{"epoch", "config", "history"}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no checkpoint {path} to resume from: train with --resume False first")
+    try:
+        with np.load(path) as f:
+            state = json.loads(str(f["state"][()]))
+            model_arrays = [f[key] for key in sorted(k for k in f.files if k.startswith("model_"))]
+            optimizer_arrays = [f[key] for key in sorted(k for k in f.files if k.startswith("optimizer_"))]
+    except Exception as exc:
+        raise UserError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from None
+    _assign_all(model.variables, model_arrays, "model", path)
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    _assign_all(optimizer.variables, optimizer_arrays, "optimizer", path)
+    return state

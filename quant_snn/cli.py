@@ -1,0 +1,117 @@
+"""Argument parsing for the per-dataset scripts, which stay thin: they call :func:`training_main`.
+
+The original flags work as written in DESIGN.md (``--resume`` takes a Python literal such as ``True``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .errors import UserError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter off the terminal
+
+
+def literal_bool(text: str) -> bool:
+    """Parse ``True``/``False`` (a Python literal, as the original did) and also ``true``/``1``/``0``."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = None
+    if isinstance(value, bool):
+        return value
+    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+
+
+def number_B(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def repo_root(script_path: str | os.PathLike) -> Path:
+    """Dataset scripts live in ``<repo>/CIFAR10/`` or ``<repo>/CIFAR100/`` (figure scripts one level deeper)."""
+    path = Path(script_path).resolve().parent
+    while path.parent != path and not (path / "quant_snn").is_dir():
+        path = path.parent
+    return path
+
+
+def add_quant_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--k", type=int, default=1, help="activation level k: 2^k steps per unit (default 1)")
+    parser.add_argument("--B", type=number_B, default=2.0, help="activation upper bound B (default 2)")
+
+
+def add_common_flags(parser: argparse.ArgumentParser, script_path: str) -> None:
+    parser.add_argument("--data_dir", type=Path, default=repo_root(script_path) / "data",
+                        help="folder holding (or receiving) the CIFAR archive (default: the repository's data/)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and augmentation")
+
+
+def training_parser(dataset: str, quantized: bool, script_path: str) -> argparse.ArgumentParser:
+    kind = "quantized (ternary weights, k/B activations)" if quantized else "full-precision"
+    parser = argparse.ArgumentParser(description=f"Train or evaluate the {kind} VGG-Net on {dataset.upper()}.")
+    if quantized:
+        add_quant_flags(parser)
+    parser.add_argument("--resume", type=literal_bool, default=False, help="continue from the checkpoint (True/False)")
+    parser.add_argument("--learning_rate", type=float, default=0.001, help="Adam learning rate (default 0.001)")
+    parser.add_argument("--mode", choices=("training", "inference"), default="training",
+                        help="training, or inference: print the saved model's test loss and accuracy")
+    parser.add_argument("--epochs", type=int, default=200, help="epochs to train in this run (default 200)")
+    parser.add_argument("--batch_size", type=int, default=200, help="batch size (default 200)")
+    parser.add_argument("--output_dir", type=Path, default=Path(script_path).resolve().parent,
+                        help="where checkpoint, weights npz and history go (default: this script's folder)")
+    parser.add_argument("--npz", type=Path, default=None, help="inference: evaluate this weights file instead")
+    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                        help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
+    add_common_flags(parser, script_path)
+    return parser
+
+
+def run_cli(main: Callable[[], int | None]) -> int:
+    """Run ``main`` and turn a :class:`UserError` into one line on stderr (exit 2)."""
+    try:
+        return int(main() or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the last finished epoch is saved; continue with --resume True", file=sys.stderr)
+        return 130
+
+
+def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``Quant_VGG_*.py`` (quantized=True) and ``FP32_VGG_*.py`` (quantized=False)."""
+    args = training_parser(dataset, quantized, script_path).parse_args(argv)
+
+    def main() -> None:
+        from .config import FP32, QuantConfig
+
+        quant = QuantConfig(args.k, args.B) if quantized else FP32
+        from .train import RunConfig, evaluate, train  # imports Keras: after the flags are known to be sane
+
+        cfg = RunConfig(
+            dataset=dataset, quant=quant, data_dir=args.data_dir, output_dir=args.output_dir, mode=args.mode,
+            resume=args.resume, learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size,
+            seed=args.seed, verbose=args.verbose, npz=args.npz,
+        )
+        if cfg.mode == "inference":
+            loss, accuracy = evaluate(cfg)
+            print(f"test loss {loss:.4f}, test accuracy {accuracy:.4f} ({cfg.npz or cfg.npz_path})")
+        else:
+            history = train(cfg)
+            last = history[-1]
+            print(f"finished epoch {last['epoch']}: test accuracy {last['test_accuracy']:.4f}")
+
+    return run_cli(main)

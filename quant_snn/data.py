@@ -1,0 +1,145 @@
+"""CIFAR-10/100 "python version" archives: download once with checksum, extract once, load as numpy arrays.
+
+An already extracted folder is used as is (its files are not checksummed, so the shared JPEG-derived copy loads);
+each file is still checked for the expected keys and shapes, and any problem becomes one :class:`UserError`
+that names the file and what to do. Only numpy and ``keras.utils.get_file`` are used: no TensorFlow import.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import DatasetSpec
+from .errors import UserError
+
+IMAGE_SHAPE = (32, 32, 3)
+
+
+@dataclass
+class Cifar:
+    """Images as uint8 NHWC arrays and labels as int32 vectors."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _how_to_fix(spec: DatasetSpec, folder: Path) -> str:
+    return (
+        f"delete {folder} and run again to download {spec.archive} from {spec.url}"
+        + (", or rebuild it with: python ../shared/tools/cifar10_from_jpeg.py --out data/" if spec.name == "cifar10" else "")
+    )
+
+
+def read_batch(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Read one pickled batch file; returns (uint8 images N x 32 x 32 x 3, int32 labels)."""
+    folder = path.parent
+    if not path.is_file():
+        raise UserError(f"dataset file {path} is missing: {_how_to_fix(spec, folder)}")
+    try:
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        labels = np.asarray(batch[spec.label_key], dtype=np.int64)
+    except Exception as exc:  # truncated pickle, wrong keys, garbage bytes
+        raise UserError(
+            f"dataset file {path} is corrupt or incomplete ({type(exc).__name__}: {exc}): {_how_to_fix(spec, folder)}"
+        ) from None
+    if data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (data.shape[0],):
+        raise UserError(
+            f"dataset file {path} has data of shape {data.shape} and {labels.size} labels, expected N x 3072 "
+            f"and N labels: {_how_to_fix(spec, folder)}"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= spec.n_classes):
+        raise UserError(f"dataset file {path} has labels outside 0..{spec.n_classes - 1}: {_how_to_fix(spec, folder)}")
+    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), labels.astype(np.int32)
+
+
+def _read_split(folder: Path, names: tuple[str, ...], spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
+    parts = [read_batch(folder / name, spec) for name in names]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def download_archive(spec: DatasetSpec, data_dir: Path, origin: str | None = None) -> Path:
+    """Download ``spec.archive`` into ``data_dir`` and verify its md5; never leave a bad file behind."""
+    import keras  # only needed when downloading
+
+    data_dir.mkdir(parents=True, exist_ok=True)  # get_file silently uses /tmp/.keras if cache_dir is missing
+    target = data_dir / spec.archive
+    try:
+        path = keras.utils.get_file(
+            fname=spec.archive,
+            origin=origin or spec.url,
+            file_hash=spec.md5,
+            cache_dir=str(data_dir.resolve()),
+            cache_subdir="",
+            extract=False,
+        )
+    except BaseException as exc:
+        target.unlink(missing_ok=True)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise UserError(
+            f"could not download {spec.archive} from {origin or spec.url} ({type(exc).__name__}: {exc}); "
+            f"put the archive (md5 {spec.md5}) or its extracted {spec.folder}/ folder into {data_dir}"
+        ) from None
+    return Path(path)
+
+
+def extract_archive(archive: Path, spec: DatasetSpec, data_dir: Path) -> Path:
+    """Extract into a temporary folder, then move ``spec.folder`` into place in one rename."""
+    final = data_dir / spec.folder
+    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".extract-") as tmp:
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                tar.extractall(tmp, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            archive.unlink(missing_ok=True)
+            raise UserError(f"archive {archive} is corrupt ({exc}); it was deleted, run again to download it") from None
+        extracted = Path(tmp) / spec.folder
+        if not extracted.is_dir():
+            raise UserError(f"archive {archive} holds no {spec.folder}/ folder; delete it and run again")
+        os.replace(extracted, final)
+    return final
+
+
+# Set to a base URL (or file:// folder) holding the archives to download from a mirror instead of the official site.
+ORIGIN_ENV = "QUANT_SNN_DATA_ORIGIN"
+
+
+def archive_origin(spec: DatasetSpec) -> str:
+    base = os.environ.get(ORIGIN_ENV)
+    return f"{base.rstrip('/')}/{spec.archive}" if base else spec.url
+
+
+def load_cifar(spec: DatasetSpec, data_dir: str | os.PathLike, origin: str | None = None) -> Cifar:
+    """Load a CIFAR dataset from ``data_dir``, downloading and extracting it on first use."""
+    data_dir = Path(data_dir)
+    origin = origin or archive_origin(spec)
+    folder = data_dir / spec.folder
+    if not folder.is_dir():
+        archive = data_dir / spec.archive
+        if not archive.is_file():
+            print(f"{spec.folder} not found in {data_dir}: downloading {origin}", flush=True)
+        archive = download_archive(spec, data_dir, origin)  # verifies the checksum of an existing file too
+        extract_archive(archive, spec, data_dir)
+    x_train, y_train = _read_split(folder, spec.train_files, spec)
+    x_test, y_test = _read_split(folder, spec.test_files, spec)
+    return Cifar(x_train, y_train, x_test, y_test)
+
+
+def write_batch(path: Path, images: np.ndarray, labels: np.ndarray, label_key: bytes) -> None:
+    """Write images (N x 32 x 32 x 3 uint8) in the official pickled layout; used for synthetic test data."""
+    rows = np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(len(images), 3072))
+    with open(path, "wb") as f:
+        pickle.dump({b"data": rows, label_key: [int(v) for v in labels]}, f, protocol=2)
+

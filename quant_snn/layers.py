@@ -1,0 +1,34 @@
+"""Convolution whose kernel passes through a quantizer on every forward pass (Larq's pattern)."""
+
+from __future__ import annotations
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="quant_snn")
+class QuantConv2D(keras.layers.Conv2D):
+    """``Conv2D`` that convolves with ``kernel_quantizer(kernel)``; the latent float kernel is what trains."""
+
+    def __init__(self, *args, kernel_quantizer=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if isinstance(kernel_quantizer, dict):
+            kernel_quantizer = keras.saving.deserialize_keras_object(kernel_quantizer)
+        self.kernel_quantizer = kernel_quantizer
+
+    def quantized_kernel(self):
+        """The kernel the layer actually convolves with (ternary values for a ternary quantizer)."""
+        if self.kernel_quantizer is None:
+            return self.kernel
+        return self.kernel_quantizer(self.kernel)
+
+    def convolution_op(self, inputs, kernel):
+        if self.kernel_quantizer is not None:
+            kernel = self.kernel_quantizer(kernel)
+        return super().convolution_op(inputs, kernel)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["kernel_quantizer"] = (
+            None if self.kernel_quantizer is None else keras.saving.serialize_keras_object(self.kernel_quantizer)
+        )
+        return config

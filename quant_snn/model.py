@@ -1,0 +1,90 @@
+"""The VGG-Net "64C3*2-2P2-128C3*2-P2-256C3*2-P2-512C3-512" for 24x24x3 standardized images.
+
+Twelve bias-free convolutions, each followed by batch norm (epsilon 1e-5, decay 0.9), ReLU and, when quantized,
+median activation quantization; then flatten and a bias-free dense layer whose output is the class score.
+conv00 (pixel encoder) and the dense layer keep full-precision weights; conv0..conv10 are ternary.
+The FP32 baseline is the same builder with ``QuantConfig`` FP32 (no quantizer anywhere).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+
+from .config import QuantConfig
+from .layers import QuantConv2D
+from .quantizers import ActivationQuantizer, TernaryQuantizer
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    name: str
+    filters: int
+    kernel: int
+    stride: int = 1
+    padding: str = "same"
+
+
+# The first entry is the full-precision encoding layer; the stride-2 2x2 convolutions replace pooling.
+VGG_CONVS: tuple[ConvSpec, ...] = (
+    ConvSpec("conv00", 64, 3),
+    ConvSpec("conv0", 64, 3),
+    ConvSpec("conv1", 64, 3),
+    ConvSpec("conv2", 64, 2, 2),
+    ConvSpec("conv3", 128, 3),
+    ConvSpec("conv4", 128, 3),
+    ConvSpec("conv5", 128, 2, 2),
+    ConvSpec("conv6", 256, 3),
+    ConvSpec("conv7", 256, 3),
+    ConvSpec("conv8", 256, 2, 2),
+    ConvSpec("conv9", 512, 3),
+    ConvSpec("conv10", 512, 3, 1, "valid"),
+)
+INPUT_SHAPE = (24, 24, 3)
+BN_EPSILON = 1e-5
+BN_MOMENTUM = 0.9
+
+
+def bn_name(conv_name: str) -> str:
+    return "bn" + conv_name[len("conv"):]
+
+
+def build_vgg(
+    n_classes: int,
+    quant: QuantConfig,
+    convs: tuple[ConvSpec, ...] = VGG_CONVS,
+    input_shape: tuple[int, int, int] = INPUT_SHAPE,
+) -> keras.Model:
+    """Build the network on standardized crops; ``convs``/``input_shape`` allow small variants for tests."""
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for i, spec in enumerate(convs):
+        ternary = quant.quantized and i > 0
+        x = QuantConv2D(
+            spec.filters,
+            spec.kernel,
+            strides=spec.stride,
+            padding=spec.padding,
+            use_bias=False,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            kernel_quantizer=TernaryQuantizer() if ternary else None,
+            name=spec.name,
+        )(x)
+        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=bn_name(spec.name))(x)
+        x = keras.layers.ReLU(name=f"relu{spec.name[4:]}")(x)
+        if quant.quantized:
+            x = ActivationQuantizer(quant.k, quant.B, name=f"quant{spec.name[4:]}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = keras.layers.Dense(
+        n_classes,
+        use_bias=False,
+        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.1),
+        name="dense",
+    )(x)
+    return keras.Model(inputs, outputs, name=f"vgg_{quant.tag}")
+
+
+def conv_layers(model: keras.Model) -> list[QuantConv2D]:
+    """The model's convolutions in layer order."""
+    return [layer for layer in model.layers if isinstance(layer, QuantConv2D)]

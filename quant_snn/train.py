@@ -1,0 +1,200 @@
+"""Training and evaluation of the quantized or FP32 VGG-Net with ``model.fit``, one checkpoint per epoch."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .augment import CifarPreprocess
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import QuantConfig, dataset_spec
+from .data import Cifar, load_cifar
+from .errors import UserError
+from .model import build_vgg
+from .weights import load_npz, save_npz
+
+
+@dataclass
+class RunConfig:
+    """Everything one training or inference run needs; the scripts fill it from their flags."""
+
+    dataset: str
+    quant: QuantConfig
+    data_dir: Path
+    output_dir: Path
+    mode: str = "training"
+    resume: bool = False
+    learning_rate: float = 1e-3
+    epochs: int = 200
+    batch_size: int = 200
+    seed: int = 0
+    verbose: int | str = "auto"
+    npz: Path | None = None  # inference only: evaluate this file instead of the run's own
+
+    def __post_init__(self) -> None:
+        dataset_spec(self.dataset)
+        if self.mode not in ("training", "inference"):
+            raise UserError(f"unknown --mode {self.mode!r}: use training or inference")
+        if not self.learning_rate > 0:
+            raise UserError(f"--learning_rate must be positive, got {self.learning_rate}")
+        if self.epochs < 1:
+            raise UserError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise UserError(f"--batch_size must be at least 1, got {self.batch_size}")
+        self.data_dir = Path(self.data_dir)
+        self.output_dir = Path(self.output_dir)
+
+    @property
+    def stem(self) -> str:
+        return f"{dataset_spec(self.dataset).npz_stem}_{self.quant.tag}"
+
+    @property
+    def npz_path(self) -> Path:
+        return self.output_dir / f"{self.stem}.npz"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.output_dir / f"checkpoint_{self.stem}.npz"
+
+    @property
+    def history_path(self) -> Path:
+        return self.output_dir / f"history_{self.stem}.csv"
+
+    def describe(self) -> dict:
+        """The JSON-able part stored in checkpoints."""
+        return {"dataset": self.dataset, "config": self.quant.tag, "batch_size": self.batch_size, "seed": self.seed}
+
+
+def build_training_model(n_classes: int, quant: QuantConfig, seed: int) -> tuple[keras.Model, keras.Model]:
+    """Return (pixels -> logits model with in-graph preprocessing, the VGG core that the npz describes)."""
+    core = build_vgg(n_classes, quant)
+    full = keras.Sequential([keras.Input((32, 32, 3), name="pixels"), CifarPreprocess(seed=seed), core], name="cifar")
+    return full, core
+
+
+def compile_model(model: keras.Model, learning_rate: float) -> keras.optimizers.Optimizer:
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return optimizer
+
+
+HISTORY_FIELDS = ("epoch", "learning_rate", "loss", "accuracy", "test_loss", "test_accuracy", "seconds")
+
+
+def write_history_csv(path: Path, history: list[dict]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(tmp, path)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch: checkpoint, weights npz and CSV history, each replaced atomically."""
+
+    def __init__(self, cfg: RunConfig, core: keras.Model, history: list[dict]):
+        super().__init__()
+        self.cfg = cfg
+        self.core = core
+        self.history = history
+        self._start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        row = {
+            "epoch": epoch + 1,
+            "learning_rate": float(f"{float(np.asarray(self.model.optimizer.learning_rate)):.6g}"),
+            "loss": float(logs.get("loss", np.nan)),
+            "accuracy": float(logs.get("accuracy", np.nan)),
+            "test_loss": float(logs.get("val_loss", np.nan)),
+            "test_accuracy": float(logs.get("val_accuracy", np.nan)),
+            "seconds": round(time.perf_counter() - self._start, 2),
+        }
+        self.history.append(row)
+        cfg = self.cfg
+        save_checkpoint(
+            cfg.checkpoint_path, self.model, self.model.optimizer, epoch=epoch + 1, config=cfg.describe(),
+            history=self.history,
+        )
+        save_npz(
+            cfg.npz_path, self.core, dataset=cfg.dataset, quant=cfg.quant, epochs=epoch + 1,
+            test_accuracy=row["test_accuracy"],
+        )
+        write_history_csv(cfg.history_path, self.history)
+        print(
+            f"epoch {epoch + 1}: train accuracy {row['accuracy']:.4f}, test accuracy {row['test_accuracy']:.4f} "
+            f"({row['seconds']:.0f} s); saved {cfg.npz_path}",
+            flush=True,
+        )
+
+
+def _as_float(images: np.ndarray) -> np.ndarray:
+    return images.astype(np.float32)
+
+
+def train(cfg: RunConfig, data: Cifar | None = None) -> list[dict]:
+    """Train for ``cfg.epochs`` more epochs (from scratch or from the checkpoint); returns the whole history."""
+    spec = dataset_spec(cfg.dataset)
+    data = data or load_cifar(spec, cfg.data_dir)
+    cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.seed)
+    model, core = build_training_model(spec.n_classes, cfg.quant, cfg.seed)
+    optimizer = compile_model(model, cfg.learning_rate)
+    start_epoch, history = 0, []
+    if cfg.resume:
+        state = load_checkpoint(cfg.checkpoint_path, model, optimizer)
+        saved = state["config"]
+        if (saved["dataset"], saved["config"]) != (cfg.dataset, cfg.quant.tag):
+            raise UserError(f"checkpoint {cfg.checkpoint_path} is for {saved['dataset']} {saved['config']}")
+        start_epoch, history = int(state["epoch"]), list(state["history"])
+        optimizer.learning_rate = cfg.learning_rate
+        keras.utils.set_random_seed(cfg.seed + start_epoch)  # fresh shuffles, not a replay of epoch 1
+        print(f"resuming {cfg.checkpoint_path} after epoch {start_epoch} with learning rate {cfg.learning_rate:g}")
+    elif cfg.checkpoint_path.exists():
+        previous = cfg.checkpoint_path.with_name(cfg.checkpoint_path.stem + ".prev.npz")
+        os.replace(cfg.checkpoint_path, previous)
+        print(f"starting from scratch (--resume False); the old checkpoint was kept as {previous}")
+    model.fit(
+        _as_float(data.x_train),
+        data.y_train,
+        batch_size=cfg.batch_size,
+        epochs=start_epoch + cfg.epochs,
+        initial_epoch=start_epoch,
+        validation_data=(_as_float(data.x_test), data.y_test),
+        validation_batch_size=cfg.batch_size,
+        shuffle=True,
+        callbacks=[EpochCheckpoint(cfg, core, history)],
+        verbose=cfg.verbose,
+    )
+    return history
+
+
+def evaluate(cfg: RunConfig, data: Cifar | None = None) -> tuple[float, float]:
+    """Test loss and accuracy of the saved weights file (``cfg.npz`` or the run's own npz)."""
+    spec = dataset_spec(cfg.dataset)
+    path = cfg.npz or cfg.npz_path
+    model, core = build_training_model(spec.n_classes, cfg.quant, cfg.seed)
+    load_npz(path, core, dataset=cfg.dataset, quant=cfg.quant)
+    data = data or load_cifar(spec, cfg.data_dir)
+    compile_model(model, cfg.learning_rate)
+    loss, accuracy = model.evaluate(
+        _as_float(data.x_test), data.y_test, batch_size=cfg.batch_size, verbose=cfg.verbose, return_dict=False
+    )
+    return float(loss), float(accuracy)
+
+
+__all__ = ["RunConfig", "train", "evaluate", "build_training_model", "compile_model"]

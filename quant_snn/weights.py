@@ -1,0 +1,168 @@
+"""The weights file (npz) contract shared with the original code and the spiking simulator.
+
+``np.savez(path, params=[...])``: a list in layer order, for each convolution its kernel (HxWxInxOut; ternary
+values for conv0..conv10 of a quantized net) followed by its batch norm's beta, gamma, moving_mean,
+moving_variance, and finally the dense kernel (512 x n_classes). Metadata (dataset, k, B, n_classes, epochs,
+test accuracy) sits in extra keys that the original reader ignores; files without them are accepted after a
+full shape check.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import QuantConfig
+from .errors import UserError
+from .model import bn_name, conv_layers
+
+FORMAT_VERSION = 1
+BN_ORDER = ("beta", "gamma", "moving_mean", "moving_variance")
+
+
+@dataclass(frozen=True)
+class NpzInfo:
+    """What the file says about itself (``None`` where an original-format file has no metadata)."""
+
+    dataset: str | None
+    quant: QuantConfig | None
+    n_classes: int | None
+    epochs: int | None
+    test_accuracy: float | None
+
+
+def model_params(model) -> list[np.ndarray]:
+    """The ``params`` list of the contract, taken from a model built by :func:`quant_snn.model.build_vgg`."""
+    params: list[np.ndarray] = []
+    for conv in conv_layers(model):
+        params.append(np.asarray(conv.quantized_kernel(), dtype=np.float32))
+        bn = model.get_layer(bn_name(conv.name))
+        params.extend(np.asarray(getattr(bn, name), dtype=np.float32) for name in BN_ORDER)
+    params.append(np.asarray(model.get_layer("dense").kernel, dtype=np.float32))
+    return params
+
+
+def expected_shapes(model) -> list[tuple[int, ...]]:
+    shapes: list[tuple[int, ...]] = []
+    for conv in conv_layers(model):
+        shapes.append(tuple(conv.kernel.shape))
+        shapes.extend([(conv.filters,)] * len(BN_ORDER))
+    shapes.append(tuple(model.get_layer("dense").kernel.shape))
+    return shapes
+
+
+def atomic_savez(path: str | os.PathLike, **arrays) -> None:
+    """Write an npz next to ``path`` and rename it into place, so a crash never leaves half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_npz(
+    path: str | os.PathLike,
+    model,
+    *,
+    dataset: str,
+    quant: QuantConfig,
+    epochs: int,
+    test_accuracy: float | None,
+) -> None:
+    """Save ``model`` in the contract's format plus metadata keys."""
+    params = model_params(model)
+    packed = np.empty(len(params), dtype=object)
+    for i, p in enumerate(params):
+        packed[i] = p
+    atomic_savez(
+        path,
+        params=packed,
+        format_version=np.int64(FORMAT_VERSION),
+        dataset=np.str_(dataset),
+        quantized=np.bool_(quant.quantized),
+        k=np.int64(quant.k if quant.quantized else -1),
+        B=np.float64(quant.B if quant.quantized else -1.0),
+        n_classes=np.int64(params[-1].shape[1]),
+        epochs=np.int64(epochs),
+        test_accuracy=np.float64(np.nan if test_accuracy is None else test_accuracy),
+    )
+
+
+def read_npz(path: str | os.PathLike) -> tuple[list[np.ndarray], NpzInfo]:
+    """Read the params list and whatever metadata the file carries."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"weights file {path} not found: train first (Quant_VGG_*.py / FP32_VGG_*.py) or pass --npz")
+    try:
+        with np.load(path, allow_pickle=True) as f:
+            if "params" not in f.files:
+                raise UserError(f"weights file {path} has no 'params' entry (keys: {', '.join(f.files)})")
+            params = [np.asarray(p, dtype=np.float32) for p in f["params"]]
+            meta = {key: f[key][()] for key in f.files if key != "params"}
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(f"weights file {path} cannot be read ({type(exc).__name__}: {exc})") from None
+    quant = None
+    if "quantized" in meta:
+        quant = QuantConfig(int(meta["k"]), float(meta["B"])) if bool(meta["quantized"]) else QuantConfig(None, None)
+    accuracy = meta.get("test_accuracy")
+    info = NpzInfo(
+        dataset=str(meta["dataset"]) if "dataset" in meta else None,
+        quant=quant,
+        n_classes=int(meta["n_classes"]) if "n_classes" in meta else None,
+        epochs=int(meta["epochs"]) if "epochs" in meta else None,
+        test_accuracy=None if accuracy is None or np.isnan(accuracy) else float(accuracy),
+    )
+    return params, info
+
+
+def check_npz(
+    path: str | os.PathLike, params: list[np.ndarray], info: NpzInfo, model, *, dataset: str, quant: QuantConfig
+) -> None:
+    """Refuse a file whose metadata or shapes do not fit the model that the flags describe."""
+    wanted = f"{dataset} {quant.tag}"
+    if info.dataset is not None and info.dataset != dataset:
+        raise UserError(f"weights file {path} was trained on {info.dataset}, not {dataset}")
+    if info.quant is not None and info.quant != quant:
+        raise UserError(
+            f"weights file {path} holds a {info.quant.tag} network but the flags ask for {quant.tag}: "
+            f"pass the matching --k/--B or another --npz"
+        )
+    shapes = expected_shapes(model)
+    if len(params) != len(shapes):
+        raise UserError(f"weights file {path} has {len(params)} arrays in 'params', a {wanted} VGG-Net needs {len(shapes)}")
+    for i, (p, shape) in enumerate(zip(params, shapes)):
+        if p.shape != shape:
+            raise UserError(
+                f"weights file {path}: params[{i}] has shape {p.shape}, a {wanted} VGG-Net needs {shape}"
+                + (" (wrong number of classes?)" if i == len(shapes) - 1 else "")
+            )
+    if quant.quantized and info.quant is None:
+        kernels = [params[i] for i in range(5, len(params) - 1, 5)]  # conv0..conv10, skipping conv00 at index 0
+        if any(not np.isin(kernel, (-1.0, 0.0, 1.0)).all() for kernel in kernels):
+            raise UserError(f"weights file {path} has non-ternary conv0..conv10 kernels: it is not a {quant.tag} network")
+
+
+def assign_params(model, params: list[np.ndarray]) -> None:
+    """Load a params list (already checked) into ``model``."""
+    it = iter(params)
+    for conv in conv_layers(model):
+        conv.kernel.assign(next(it))
+        bn = model.get_layer(bn_name(conv.name))
+        for name in BN_ORDER:
+            getattr(bn, name).assign(next(it))
+    model.get_layer("dense").kernel.assign(next(it))
+
+
+def load_npz(path: str | os.PathLike, model, *, dataset: str, quant: QuantConfig) -> NpzInfo:
+    """Check ``path`` against the model the flags describe and load it; returns the file's metadata."""
+    params, info = read_npz(path)
+    check_npz(path, params, info, model, dataset=dataset, quant=quant)
+    assign_params(model, params)
+    return info

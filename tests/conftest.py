@@ -1,0 +1,42 @@
+"""Shared fixtures: tiny synthetic datasets in the official formats, and no network access ever."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from quant_snn.config import CIFAR10, CIFAR100
+from quant_snn.data import ORIGIN_ENV
+from synthetic import write_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def no_downloads(monkeypatch, tmp_path_factory):
+    """Point every download (also in subprocesses) at an empty local folder, so a test never reaches the network."""
+    empty = tmp_path_factory.mktemp("no-mirror")
+    monkeypatch.setenv(ORIGIN_ENV, empty.as_uri())
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(scope="session")
+def cifar10_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cifar10")
+    write_dataset(CIFAR10, root, per_file=8, test=20, seed=1)
+    return root
+
+
+@pytest.fixture(scope="session")
+def cifar100_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cifar100")
+    write_dataset(CIFAR100, root, per_file=40, test=20, seed=2)
+    return root
+
+
+def script_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env

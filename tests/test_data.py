@@ -1,0 +1,101 @@
+import hashlib
+import pickle
+
+import numpy as np
+import pytest
+
+from quant_snn.config import CIFAR10, CIFAR100
+from quant_snn.data import load_cifar, read_batch
+from quant_snn.errors import UserError
+from synthetic import write_archive, write_dataset
+
+
+def md5(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_loads_official_layout(tmp_path):
+    write_dataset(CIFAR10, tmp_path, per_file=3, test=4)
+    data = load_cifar(CIFAR10, tmp_path)
+    assert data.x_train.shape == (15, 32, 32, 3) and data.x_train.dtype == np.uint8
+    assert data.x_test.shape == (4, 32, 32, 3) and data.y_test.dtype == np.int32
+
+
+def test_rows_are_red_green_blue_planes(tmp_path):
+    folder = tmp_path / CIFAR10.folder
+    folder.mkdir()
+    rows = np.zeros((1, 3072), dtype=np.uint8)
+    rows[0, :1024], rows[0, 1024:2048], rows[0, 2048:] = 10, 20, 30
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump({b"data": rows, b"labels": [3]}, f)
+    images, labels = read_batch(folder / "test_batch", CIFAR10)
+    assert images.shape == (1, 32, 32, 3) and images[0, 5, 7].tolist() == [10, 20, 30] and labels.tolist() == [3]
+
+
+def test_cifar100_uses_fine_labels(tmp_path):
+    write_dataset(CIFAR100, tmp_path, per_file=5, test=5)
+    data = load_cifar(CIFAR100, tmp_path)
+    assert data.x_train.shape[0] == 5 and data.y_train.max() < 100
+
+
+def test_missing_file_names_it(tmp_path):
+    folder = write_dataset(CIFAR10, tmp_path, per_file=2, test=2)
+    (folder / "data_batch_3").unlink()
+    with pytest.raises(UserError, match="data_batch_3 is missing"):
+        load_cifar(CIFAR10, tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_shape", "bad_label"])
+def test_corrupt_file_names_it(tmp_path, damage):
+    folder = write_dataset(CIFAR10, tmp_path, per_file=2, test=2)
+    path = folder / "test_batch"
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:500])
+    elif damage == "garbage":
+        path.write_bytes(b"not a pickle at all")
+    elif damage == "wrong_shape":
+        with open(path, "wb") as f:
+            pickle.dump({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, f)
+    else:
+        with open(path, "wb") as f:
+            pickle.dump({b"data": np.zeros((1, 3072), np.uint8), b"labels": [10]}, f)
+    with pytest.raises(UserError, match="test_batch"):
+        load_cifar(CIFAR10, tmp_path)
+
+
+def test_download_verifies_checksum_and_extracts_once(tmp_path, monkeypatch):
+    mirror, data_dir = tmp_path / "mirror", tmp_path / "data"
+    mirror.mkdir()
+    archive = write_archive(CIFAR10, tmp_path / "src", mirror / CIFAR10.archive, per_file=2, test=3)
+    spec = CIFAR10.__class__(**{**CIFAR10.__dict__, "md5": md5(archive)})
+    data = load_cifar(spec, data_dir, origin=archive.as_uri())
+    assert data.x_train.shape[0] == 10 and (data_dir / CIFAR10.folder / "test_batch").is_file()
+    assert not [p for p in data_dir.iterdir() if p.name.startswith(".extract-")]
+    archive.unlink()  # the extracted folder is used from now on; nothing is fetched again
+    assert load_cifar(spec, data_dir, origin=archive.as_uri()).x_test.shape[0] == 3
+
+
+def test_bad_checksum_leaves_no_file(tmp_path):
+    mirror, data_dir = tmp_path / "mirror", tmp_path / "data"
+    mirror.mkdir()
+    archive = write_archive(CIFAR10, tmp_path / "src", mirror / CIFAR10.archive, per_file=2, test=2)
+    with pytest.raises(UserError, match="could not download"):
+        load_cifar(CIFAR10, data_dir, origin=archive.as_uri())  # official md5 does not match the synthetic archive
+    assert not (data_dir / CIFAR10.archive).exists() and not (data_dir / CIFAR10.folder).exists()
+
+
+def test_unreachable_origin_is_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match="could not download cifar-100-python.tar.gz"):
+        load_cifar(CIFAR100, tmp_path / "data")  # the autouse fixture points downloads at an empty folder
+    assert not (tmp_path / "data" / CIFAR100.archive).exists()
+
+
+def test_corrupt_archive_with_matching_checksum_is_deleted(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    bad = data_dir / CIFAR10.archive
+    bad.write_bytes(b"\x1f\x8b" + b"broken gzip" * 10)
+    spec = CIFAR10.__class__(**{**CIFAR10.__dict__, "md5": md5(bad)})
+    with pytest.raises(UserError, match="corrupt"):
+        load_cifar(spec, data_dir)
+    assert not bad.exists() and not (data_dir / CIFAR10.folder).exists()

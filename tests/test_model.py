@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from quant_snn.config import FP32, QuantConfig
+from quant_snn.layers import QuantConv2D
+from quant_snn.model import VGG_CONVS, build_vgg, conv_layers
+from quant_snn.quantizers import ActivationQuantizer
+
+
+@pytest.mark.parametrize("n_classes,count", [(10, 5_079_232), (100, 5_125_312)])
+def test_parameter_count_and_output_shape(n_classes, count):
+    model = build_vgg(n_classes, QuantConfig(1, 2))
+    assert model.count_params() == count  # includes the batch-norm statistics
+    assert model.output_shape == (None, n_classes)
+    assert [layer.name for layer in conv_layers(model)] == [spec.name for spec in VGG_CONVS]
+
+
+def test_layer_shapes_follow_the_design():
+    model = build_vgg(10, QuantConfig(1, 2))
+    sizes = [model.get_layer(spec.name).output.shape[1:] for spec in VGG_CONVS]
+    assert sizes[:3] == [(24, 24, 64)] * 3 and sizes[3] == (12, 12, 64)
+    assert sizes[4] == (12, 12, 128) and sizes[6] == (6, 6, 128) and sizes[9] == (3, 3, 256) and sizes[10] == (3, 3, 512) and sizes[11] == (1, 1, 512)
+
+
+def test_only_conv0_to_conv10_are_ternary_and_activations_are_quantized():
+    model = build_vgg(10, QuantConfig(1, 2))
+    convs = conv_layers(model)
+    assert convs[0].kernel_quantizer is None
+    assert all(conv.kernel_quantizer is not None for conv in convs[1:])
+    quantizers = [layer for layer in model.layers if isinstance(layer, ActivationQuantizer)]
+    assert len(quantizers) == 12 and all((q.k, q.B) == (1, 2.0) for q in quantizers)
+    x = np.random.default_rng(0).normal(size=(2, 24, 24, 3)).astype(np.float32)
+    import keras
+
+    probe = keras.Model(model.input, quantizers[4].output)
+    values = np.asarray(probe(x))
+    assert np.isin(values, [0.0, 0.5, 1.0, 1.5, 2.0]).all()
+
+
+def test_fp32_network_has_no_quantization():
+    model = build_vgg(10, FP32)
+    assert not any(isinstance(layer, ActivationQuantizer) for layer in model.layers)
+    assert all(layer.kernel_quantizer is None for layer in model.layers if isinstance(layer, QuantConv2D))
+    assert model.count_params() == 5_079_232
