@@ -1,7 +1,7 @@
 """The VGG-Net "64C3*2-2P2-128C3*2-P2-256C3*2-P2-512C3-512" for 24x24x3 standardized images.
 
 Twelve bias-free convolutions, each followed by batch norm (epsilon 1e-5, decay 0.9), ReLU and, when quantized,
-median activation quantization; then flatten and a bias-free dense layer whose output is the class score.
+median activation quantization (the ReLU then fused into the quantizer's clip); then flatten and a bias-free dense layer whose output is the class score.
 conv00 (pixel encoder) and the dense layer keep full-precision weights; conv0..conv10 are ternary.
 The FP32 baseline is the same builder with ``QuantConfig`` FP32 (no quantizer anywhere).
 """
@@ -72,9 +72,10 @@ def build_vgg(
             name=spec.name,
         )(x)
         x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=bn_name(spec.name))(x)
-        x = keras.layers.ReLU(name=f"relu{spec.name[4:]}")(x)
-        if quant.quantized:
-            x = ActivationQuantizer(quant.k, quant.B, name=f"quant{spec.name[4:]}")(x)
+        if quant.quantized:  # ReLU fused into the quantizer's clip to [0, B]
+            x = ActivationQuantizer(quant.k, quant.B, relu=True, name=f"quant{spec.name[4:]}")(x)
+        else:
+            x = keras.layers.ReLU(name=f"relu{spec.name[4:]}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     outputs = keras.layers.Dense(
         n_classes,

@@ -33,17 +33,22 @@ def ternarize(w, threshold_factor: float = TERNARY_THRESHOLD_FACTOR):
     return _straight_through(q, w)
 
 
-def quantize_activation(x, k: int, B: float):
+def quantize_activation(x, k: int, B: float, relu: bool = False):
     """Median quantization: ``c = clip(x, -B, B)``, ``q = round(c * 2^k + 1e-5) / 2^k``.
 
-    After a ReLU this gives the ``2^k*B + 1`` levels ``0, 1/2^k, ..., B``. The gradient is straight-through for
-    the rounding and that of the clip (1 inside ``[-B, B]``, 0 outside).
+    After a ReLU this gives the ``2^k*B + 1`` levels ``0, 1/2^k, ..., B``; ``relu=True`` fuses that ReLU
+    (``clip(relu(x), -B, B) == clip(x, 0, B)``), one pass less over the activations. The gradient is
+    straight-through for the rounding and that of the clip (1 inside the clip range, 0 outside).
+
+    ``c + stop_gradient(q - c)`` is exact here: ``q`` is within half a step of ``c`` and at least one step
+    from 0 unless it is 0, so ``q/2 <= c <= 2q`` and ``q - c`` has no rounding error (Sterbenz), hence neither
+    has ``c + (q - c) == q``.
     """
     x = ops.convert_to_tensor(x)
     scale = float(2**k)
-    c = ops.clip(x, -float(B), float(B))
-    q = ops.round(c * scale + ROUNDING_OFFSET) / scale
-    return _straight_through(q, c)
+    c = ops.clip(x, 0.0 if relu else -float(B), float(B))
+    q = ops.round(c * scale + ROUNDING_OFFSET) * (1.0 / scale)
+    return c + ops.stop_gradient(q - c)
 
 
 @keras.saving.register_keras_serializable(package="quant_snn")
@@ -66,18 +71,19 @@ class TernaryQuantizer:
 
 @keras.saving.register_keras_serializable(package="quant_snn")
 class ActivationQuantizer(keras.layers.Layer):
-    """Layer form of :func:`quantize_activation` with level ``k`` and upper bound ``B``."""
+    """Layer form of :func:`quantize_activation` with level ``k``, upper bound ``B`` and optional fused ReLU."""
 
-    def __init__(self, k: int, B: float, **kwargs):
+    def __init__(self, k: int, B: float, relu: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.k = int(k)
         self.B = float(B)
+        self.relu = bool(relu)
 
     def call(self, inputs):
-        return quantize_activation(inputs, self.k, self.B)
+        return quantize_activation(inputs, self.k, self.B, self.relu)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "k": self.k, "B": self.B}
+        return {**super().get_config(), "k": self.k, "B": self.B, "relu": self.relu}

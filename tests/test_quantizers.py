@@ -33,6 +33,14 @@ def test_activation_levels_exact(k, B):
     np.testing.assert_array_equal(q, np.round(np.clip(x, -B, B) * 2**k + 1e-5) / 2**k)
 
 
+def test_fused_relu_equals_relu_then_quantize():
+    x = np.random.default_rng(5).uniform(-3, 5, size=3000).astype(np.float32)
+    fused = np.asarray(quantize_activation(x, 1, 2, relu=True))
+    np.testing.assert_array_equal(fused, np.asarray(quantize_activation(np.maximum(x, 0), 1, 2)))
+    grad = gradient_of_sum(lambda v: quantize_activation(v, 1, 2, relu=True), np.array([-1.0, 0.5, 3.0], np.float32))
+    np.testing.assert_array_equal(grad, [0.0, 1.0, 0.0])
+
+
 def test_activation_rounding_offset_breaks_ties_upward():
     # k=1: the step from 0 to 0.5 sits at x = 0.25 - 1e-5/2 (the +1e-5 offset), not at 0.25
     x = np.array([0.24, 0.25, 0.2499, 0.75, 1.9, 7.0, -0.3], dtype=np.float32)
@@ -50,8 +58,8 @@ def test_straight_through_gradients():
 def test_quantizers_serialize():
     quantizer = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(TernaryQuantizer(0.5)))
     assert isinstance(quantizer, TernaryQuantizer) and quantizer.threshold_factor == 0.5
-    layer = ActivationQuantizer.from_config(ActivationQuantizer(2, 4.0).get_config())
-    assert (layer.k, layer.B) == (2, 4.0)
+    layer = ActivationQuantizer.from_config(ActivationQuantizer(2, 4.0, relu=True).get_config())
+    assert (layer.k, layer.B, layer.relu) == (2, 4.0, True)
 
 
 def test_quant_conv_uses_ternary_kernel_and_survives_saving(tmp_path):

@@ -1,0 +1,67 @@
+"""Training images/s of the quantized VGG-Net and of the same network without quantization, in one run.
+
+Both models (in-graph augmentation included) train on the same random CIFAR-sized batch; timed rounds alternate
+between them so that background load hits both alike. Prints both rates and quantized/FP32 (target >= 0.85).
+
+    python bench/train_throughput.py [--batch_size 200 --steps 5 --rounds 3 --k 1 --B 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from quant_snn.config import FP32, QuantConfig  # noqa: E402
+from quant_snn.train import build_training_model, compile_model  # noqa: E402
+
+
+def time_steps(model: keras.Model, x, y, steps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch_size", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=5, help="training steps per timed round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--k", type=int, default=1)
+    parser.add_argument("--B", type=float, default=2.0)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, size=(args.batch_size, 32, 32, 3)).astype(np.float32)
+    y = rng.integers(0, 10, size=args.batch_size).astype(np.int32)
+    models = {}
+    for name, quant in (("quantized", QuantConfig(args.k, args.B)), ("fp32", FP32)):
+        model, _ = build_training_model(10, quant, seed=0)
+        compile_model(model, 1e-3)
+        time_steps(model, x, y, 2)  # build and trace
+        models[name] = model
+    seconds = dict.fromkeys(models, 0.0)
+    for _ in range(args.rounds):
+        for name, model in models.items():
+            seconds[name] += time_steps(model, x, y, args.steps)
+    images = args.rounds * args.steps * args.batch_size
+    rate = {name: images / s for name, s in seconds.items()}
+    print(f"backend {keras.backend.backend()}, keras {keras.__version__}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, batch {args.batch_size}, {images} images per model")
+    print(f"quantized k{args.k}B{args.B:g}: {rate['quantized']:.1f} images/s")
+    print(f"fp32:          {rate['fp32']:.1f} images/s")
+    print(f"ratio quantized/fp32: {rate['quantized'] / rate['fp32']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

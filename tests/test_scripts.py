@@ -1,0 +1,97 @@
+"""The four training scripts end to end on tiny synthetic data, and bad input as one clear error line."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO, script_env
+
+
+def run(script, *args, cwd=None):
+    return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], env=script_env(), cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def error_lines(result):
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+@pytest.mark.parametrize(
+    "script,data,flags,npz",
+    [
+        ("CIFAR10/Quant_VGG_CIFAR10.py", "cifar10_dir", ["--k", "0", "--B", "1"], "model_cifar_10_k0B1.npz"),
+        ("CIFAR10/FP32_VGG_CIFAR10.py", "cifar10_dir", [], "model_cifar_10_fp32.npz"),
+        ("CIFAR100/Quant_VGG_CIFAR100.py", "cifar100_dir", [], "model_cifar_100_k1B2.npz"),
+        ("CIFAR100/FP32_VGG_CIFAR100.py", "cifar100_dir", [], "model_cifar_100_fp32.npz"),
+    ],
+)
+def test_script_trains_then_evaluates(request, tmp_path, script, data, flags, npz):
+    data_dir = request.getfixturevalue(data)
+    common = ["--data_dir", data_dir, "--output_dir", tmp_path, "--batch_size", "20", "--verbose", "0", *flags]
+    trained = run(script, *common, "--epochs", "1", "--learning_rate", "0.001", "--resume", "False")
+    assert trained.returncode == 0, trained.stderr
+    assert "epoch 1: train accuracy" in trained.stdout
+    with np.load(tmp_path / npz, allow_pickle=True) as f:
+        accuracy = float(f["test_accuracy"])
+        assert len(f["params"]) == 61
+    inferred = run(script, *common, "--mode", "inference")
+    assert inferred.returncode == 0, inferred.stderr
+    assert f"test accuracy {accuracy:.4f}" in inferred.stdout
+
+
+def test_default_output_dir_is_the_script_folder_and_data_dir_is_repo_data():
+    from quant_snn.cli import training_parser
+
+    args = training_parser("cifar10", True, str(REPO / "CIFAR10" / "Quant_VGG_CIFAR10.py")).parse_args([])
+    assert args.output_dir == REPO / "CIFAR10" and args.data_dir == REPO / "data"
+    assert (args.k, args.B, args.resume, args.learning_rate, args.mode, args.epochs, args.batch_size) == (
+        1, 2.0, False, 0.001, "training", 200, 200)
+
+
+@pytest.mark.parametrize("text,value", [("True", True), ("False", False), ("true", True), ("0", False)])
+def test_resume_is_a_python_literal(text, value):
+    from quant_snn.cli import literal_bool
+
+    assert literal_bool(text) is value
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--k", "1", "--B", "0.25"], "impossible --k 1 --B 0.25"),
+        (["--k", "-1"], "impossible --k -1"),
+        (["--resume", "True"], "no checkpoint"),
+        (["--mode", "inference"], "weights file"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+    ],
+)
+def test_bad_input_is_one_error_line(tmp_path, cifar10_dir, args, message):
+    result = run("CIFAR10/Quant_VGG_CIFAR10.py", "--data_dir", cifar10_dir, "--output_dir", tmp_path, *args)
+    assert result.returncode == 2
+    assert len(error_lines(result)) == 1 and message in error_lines(result)[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_dataset_without_network_is_one_error_line(tmp_path):
+    result = run("CIFAR10/Quant_VGG_CIFAR10.py", "--data_dir", tmp_path / "nothing", "--output_dir", tmp_path)
+    assert result.returncode == 2 and "could not download cifar-10-python.tar.gz" in error_lines(result)[0]
+    assert not list((tmp_path / "nothing").glob("*.tar.gz"))
+
+
+def test_weights_that_do_not_match_the_flags(tmp_path, cifar10_dir, cifar100_dir):
+    common = ["--output_dir", tmp_path, "--batch_size", "20", "--verbose", "0"]
+    assert run("CIFAR10/Quant_VGG_CIFAR10.py", "--data_dir", cifar10_dir, *common, "--epochs", "1").returncode == 0
+    npz = tmp_path / "model_cifar_10_k1B2.npz"
+    wrong_k = run("CIFAR10/Quant_VGG_CIFAR10.py", "--data_dir", cifar10_dir, *common, "--mode", "inference",
+                  "--k", "0", "--npz", npz)
+    assert wrong_k.returncode == 2 and "flags ask for k0B2" in error_lines(wrong_k)[0]
+    wrong_set = run("CIFAR100/Quant_VGG_CIFAR100.py", "--data_dir", cifar100_dir, *common, "--mode", "inference",
+                    "--npz", npz)
+    assert wrong_set.returncode == 2 and "not cifar100" in error_lines(wrong_set)[0]
+
+
+def test_bad_flag_value_is_rejected_by_argparse(tmp_path):
+    result = run("CIFAR10/Quant_VGG_CIFAR10.py", "--resume", "maybe")
+    assert result.returncode == 2 and "expected True or False" in result.stderr

@@ -1,0 +1,103 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import REPO, script_env
+from quant_snn.config import CIFAR10, FP32, QuantConfig
+from quant_snn.data import load_cifar
+from quant_snn.errors import UserError
+from quant_snn.train import RunConfig, build_training_model, compile_model, evaluate, train
+
+K1B2 = QuantConfig(1, 2)
+
+
+def run_config(tmp_path, data_dir, **kwargs):
+    defaults = dict(dataset="cifar10", quant=K1B2, data_dir=data_dir, output_dir=tmp_path / "out", epochs=1,
+                    batch_size=20, verbose=0, seed=3)
+    return RunConfig(**{**defaults, **kwargs})
+
+
+@pytest.mark.parametrize("quant", [K1B2, FP32])
+def test_a_few_steps_lower_the_loss(cifar10_dir, quant):
+    data = load_cifar(CIFAR10, cifar10_dir)
+    x, y = data.x_train.astype(np.float32), data.y_train
+    model, _ = build_training_model(10, quant, seed=0)
+    compile_model(model, 1e-3)
+    losses = model.fit(x, y, batch_size=20, epochs=6, verbose=0).history["loss"]  # training-mode loss per epoch
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_resume_continues_at_the_saved_epoch_with_the_new_rate(tmp_path, cifar10_dir):
+    first = train(run_config(tmp_path, cifar10_dir, epochs=2))
+    assert [row["epoch"] for row in first] == [1, 2] and first[-1]["learning_rate"] == pytest.approx(1e-3)
+    cfg = run_config(tmp_path, cifar10_dir, resume=True, learning_rate=1e-4)
+    history = train(cfg)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert history[2]["learning_rate"] == pytest.approx(1e-4)
+    with np.load(cfg.checkpoint_path) as f:
+        state = json.loads(str(f["state"][()]))
+    assert state["epoch"] == 3
+    with open(cfg.history_path) as f:
+        assert [int(row["epoch"]) for row in csv.DictReader(f)] == [1, 2, 3]
+    with np.load(cfg.npz_path, allow_pickle=True) as f:
+        assert int(f["epochs"]) == 3
+    assert not list(cfg.output_dir.glob("*.tmp"))
+    # inference on the saved npz reproduces the last epoch's test accuracy
+    loss, accuracy = evaluate(run_config(tmp_path, cifar10_dir, mode="inference"))
+    assert accuracy == pytest.approx(history[-1]["test_accuracy"]) and loss == pytest.approx(history[-1]["test_loss"], rel=1e-4)
+
+
+def test_resume_restores_optimizer_state(tmp_path, cifar10_dir):
+    train(run_config(tmp_path, cifar10_dir, epochs=1))
+    cfg = run_config(tmp_path, cifar10_dir, resume=True, learning_rate=5e-4)
+    model, _ = build_training_model(10, K1B2, seed=3)
+    optimizer = compile_model(model, cfg.learning_rate)
+    from quant_snn.checkpoint import load_checkpoint
+
+    state = load_checkpoint(cfg.checkpoint_path, model, optimizer)
+    assert state["epoch"] == 1 and int(np.asarray(optimizer.iterations)) == 2  # 40 images, batch 20
+    assert any(np.abs(np.asarray(v)).sum() > 0 for v in optimizer.variables[2:])  # Adam moments came back
+
+
+def test_resume_without_checkpoint_and_mismatched_checkpoint(tmp_path, cifar10_dir):
+    with pytest.raises(UserError, match="no checkpoint"):
+        train(run_config(tmp_path, cifar10_dir, resume=True))
+    train(run_config(tmp_path, cifar10_dir, quant=QuantConfig(0, 2)))
+    other = run_config(tmp_path, cifar10_dir, quant=QuantConfig(0, 2), resume=True)
+    os.replace(other.checkpoint_path, run_config(tmp_path, cifar10_dir).checkpoint_path)
+    with pytest.raises(UserError, match="holds .* model variables|is for cifar10 k0B2|shape"):
+        train(run_config(tmp_path, cifar10_dir, resume=True))
+
+
+def test_fresh_start_keeps_the_previous_checkpoint(tmp_path, cifar10_dir):
+    cfg = run_config(tmp_path, cifar10_dir)
+    train(cfg)
+    train(cfg)
+    assert cfg.checkpoint_path.with_name(cfg.checkpoint_path.stem + ".prev.npz").is_file()
+
+
+def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
+    out = tmp_path / "out"
+    command = [sys.executable, str(REPO / "CIFAR10" / "Quant_VGG_CIFAR10.py"), "--data_dir", str(cifar10_dir),
+               "--output_dir", str(out), "--batch_size", "4", "--epochs", "50", "--verbose", "0"]
+    process = subprocess.Popen(command, env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    history = out / "history_model_cifar_10_k1B2.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (history.exists() and "\n2," in history.read_text()):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert history.exists(), process.stdout.read()
+    cfg = run_config(tmp_path, cifar10_dir, resume=True, batch_size=4)
+    with np.load(cfg.checkpoint_path) as f:
+        saved_epoch = json.loads(str(f["state"][()]))["epoch"]
+    assert saved_epoch >= 2
+    resumed = train(cfg)
+    assert [row["epoch"] for row in resumed] == list(range(1, saved_epoch + 2))
