@@ -115,3 +115,53 @@ def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequenc
             print(f"finished epoch {last['epoch']}: test accuracy {last['test_accuracy']:.4f}")
 
     return run_cli(main)
+
+
+def spiking_parser(dataset: str, script_path: str) -> argparse.ArgumentParser:
+    from .config import dataset_spec
+
+    parser = argparse.ArgumentParser(
+        description=f"Convert the quantized VGG-Net into a spiking network and run the {dataset.upper()} test set."
+    )
+    add_quant_flags(parser)
+    parser.add_argument("--noise_ratio", type=float, default=0.0, help="drop each first-layer spike with this probability")
+    parser.add_argument("--npz", type=Path, default=None,
+                        help=f"weights file (default: {dataset_spec(dataset).npz_stem}_k{{k}}B{{B}}.npz beside this script)")
+    parser.add_argument("--batch_size", type=int, default=50, help="test images per batch (default 50, as the original)")
+    parser.add_argument("--time_steps", type=int, default=1, help="time steps; input at t=0, zeros after (default 1)")
+    parser.add_argument("--noise_layers", choices=("first", "all"), default="first",
+                        help="which layers' spikes the noise drops (default: first, as the original)")
+    parser.add_argument("--figs_dir", type=Path, default=Path(script_path).resolve().parent / "figs",
+                        help="logs go to FIGS_DIR/k{k}B{B}[_noise{p}]/ (default: figs/ beside this script)")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first LIMIT test images")
+    add_common_flags(parser, script_path)
+    return parser
+
+
+def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``Spiking_VGG_*.py``."""
+    args = spiking_parser(dataset, script_path).parse_args(argv)
+
+    def main() -> None:
+        from .config import QuantConfig, dataset_spec
+
+        quant = QuantConfig(args.k, args.B)
+        npz = args.npz or Path(script_path).resolve().parent / f"{dataset_spec(dataset).npz_stem}_{quant.tag}.npz"
+        from .spiking_eval import SpikingRunConfig, run_spiking
+
+        cfg = SpikingRunConfig(
+            dataset=dataset, quant=quant, npz=npz, data_dir=args.data_dir, figs_dir=args.figs_dir,
+            batch_size=args.batch_size, time_steps=args.time_steps, noise_ratio=args.noise_ratio,
+            noise_layers=args.noise_layers, seed=args.seed, limit=args.limit,
+        )
+        stats = run_spiking(cfg)
+        images = stats["config"]["images"]
+        print(f"SNN accuracy {stats['snn_accuracy']:.4f} at T={cfg.time_steps} ({quant.tag}, noise {cfg.noise_ratio:g})")
+        print(f"ANN accuracy {stats['ann_accuracy']:.4f} (same npz)")
+        print(f"images classified differently by SNN and ANN: {stats['differing_images']} of {images}")
+        print(f"per image: {stats['spikes_per_image']:.4g} spikes, {stats['sops_per_image']:.4g} SOPs (original "
+              f"accounting), {stats['conventional_sops_per_image']:.4g} SOPs (fan-out), "
+              f"{stats['ann_macs_per_image']:.4g} ANN MACs")
+        print(f"logs: {cfg.log_dir}")
+
+    return run_cli(main)

@@ -1,0 +1,204 @@
+"""Runs the spiking network on the test set beside the quantized ANN from the same npz; logs and statistics.
+
+Logs keep the original's format, one line per batch per time step, in ``figs/k{k}B{B}/`` (noisy runs in
+``figs/k{k}B{B}_noise{p}/`` so they never overwrite the clean logs): ``accuracy.txt`` (correct predictions in the
+batch), ``spike_num.txt`` (spikes of all twelve conv layers), ``sop_num.txt`` (SOPs, the original's accounting).
+``stats.json`` adds per-layer spikes, firing rates, both SOP counts, the ANN's MACs and the run's configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .augment import preprocess_test
+from .config import QuantConfig, dataset_spec
+from .data import load_cifar
+from .errors import UserError
+from .model import build_vgg
+from .precision import compile_for_inference, use_full_float32
+from .spiking_utils import NOISE_LAYERS, SpikingNetwork, build_spiking_model
+from .weights import assign_params, check_npz, read_npz
+
+
+@dataclass
+class SpikingRunConfig:
+    dataset: str
+    quant: QuantConfig
+    npz: Path
+    data_dir: Path
+    figs_dir: Path
+    batch_size: int = 50
+    time_steps: int = 1
+    noise_ratio: float = 0.0
+    noise_layers: str = "first"
+    seed: int = 0
+    limit: int | None = None  # evaluate only the first ``limit`` test images
+
+    def __post_init__(self) -> None:
+        dataset_spec(self.dataset)
+        if not self.quant.quantized:
+            raise UserError("the spiking network needs a quantized configuration (k and B)")
+        if self.batch_size < 1:
+            raise UserError(f"--batch_size must be at least 1, got {self.batch_size}")
+        if self.time_steps < 1:
+            raise UserError(f"--time_steps must be at least 1, got {self.time_steps}")
+        if not 0.0 <= self.noise_ratio < 1.0:
+            raise UserError(f"--noise_ratio must be in [0, 1), got {self.noise_ratio}")
+        if self.noise_layers not in NOISE_LAYERS:
+            raise UserError(f"--noise_layers must be one of {', '.join(NOISE_LAYERS)}")
+        if self.limit is not None and self.limit < 1:
+            raise UserError(f"--limit must be at least 1, got {self.limit}")
+        self.npz, self.data_dir, self.figs_dir = Path(self.npz), Path(self.data_dir), Path(self.figs_dir)
+
+    @property
+    def log_dir(self) -> Path:
+        name = self.quant.tag + (f"_noise{self.noise_ratio:g}" if self.noise_ratio > 0 else "")
+        return self.figs_dir / name
+
+
+@dataclass
+class Tally:
+    """Running totals over the test set."""
+
+    n_layers: int
+    images: int = 0
+    snn_correct: int = 0
+    ann_correct: int = 0
+    differing: int = 0
+    spikes: np.ndarray = field(default=None)
+    fan_in: np.ndarray = field(default=None)
+    log: dict = field(default_factory=lambda: {"accuracy": [], "spike_num": [], "sop_num": []})
+
+    def __post_init__(self) -> None:
+        self.spikes = np.zeros(self.n_layers, dtype=np.int64)
+        self.fan_in = np.zeros(self.n_layers - 1, dtype=np.int64)
+
+
+def original_sops(fan_in: np.ndarray, filters: np.ndarray, levels: int) -> np.ndarray:
+    """The original's hardware accounting for conv0..conv10: sum(im2col(input)) * n_filters * 2 * 2^k * B."""
+    return fan_in * filters * 2 * levels
+
+
+def _write_lines(path: Path, values: list[int]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(f"{int(v)}\n" for v in values))
+    os.replace(tmp, path)
+
+
+def load_networks(cfg: SpikingRunConfig) -> tuple[keras.Model, SpikingNetwork, dict]:
+    """Build the quantized ANN and the spiking network from ``cfg.npz`` after checking it against the flags."""
+    spec = dataset_spec(cfg.dataset)
+    params, info = read_npz(cfg.npz)
+    ann = build_vgg(spec.n_classes, cfg.quant)
+    check_npz(cfg.npz, params, info, ann, dataset=cfg.dataset, quant=cfg.quant)
+    assign_params(ann, params)
+    snn = build_spiking_model(
+        params, cfg.quant, noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed
+    )
+    return ann, snn, {"epochs": info.epochs, "test_accuracy": info.test_accuracy}
+
+
+def simulate_batch(snn: SpikingNetwork, images: np.ndarray, time_steps: int):
+    """Yield (accumulated potential, spikes per layer, fan-in per layer) after every time step.
+
+    The input current is the image at t = 0 and zero afterwards (the original's multi-step behaviour); the
+    output layer's potential accumulates over time.
+    """
+    potential = None
+    for t in range(time_steps):
+        current = images if t == 0 else np.zeros_like(images)
+        step_potential, spikes, fan_in = snn.model.predict_on_batch(current)
+        potential = step_potential if potential is None else potential + step_potential
+        yield np.asarray(potential), [np.asarray(s) for s in spikes], [np.asarray(f) for f in fan_in]
+
+
+def run_spiking(cfg: SpikingRunConfig) -> dict:
+    """Evaluate SNN and ANN on the test set; write logs and ``stats.json``; return the statistics."""
+    use_full_float32()
+    ann, snn, npz_info = load_networks(cfg)
+    data = load_cifar(dataset_spec(cfg.dataset), cfg.data_dir)
+    x_test, y_test = data.x_test[: cfg.limit], data.y_test[: cfg.limit]
+    compile_for_inference(ann)
+    compile_for_inference(snn.model)
+    filters = np.array([spec.filters for spec in snn.convs[1:]], dtype=np.int64)
+    levels = cfg.quant.levels
+    tally = Tally(len(snn.convs))
+    start = time.perf_counter()
+    progress = keras.utils.Progbar(len(x_test), unit_name="image", verbose=1 if sys.stdout.isatty() else 2)
+    for begin in range(0, len(x_test), cfg.batch_size):
+        images = keras.ops.convert_to_numpy(preprocess_test(x_test[begin : begin + cfg.batch_size].astype(np.float32)))
+        labels = y_test[begin : begin + cfg.batch_size]
+        ann_prediction = np.argmax(np.asarray(ann.predict_on_batch(images)), axis=1)
+        for potential, spikes, fan_in in simulate_batch(snn, images, cfg.time_steps):
+            spikes = np.array([np.rint(s).astype(np.int64).sum() for s in spikes])  # exact integers per image
+            fan_in = np.array([np.rint(f).astype(np.int64).sum() for f in fan_in])
+            prediction = np.argmax(potential, axis=1)
+            tally.log["accuracy"].append(int((prediction == labels).sum()))
+            tally.log["spike_num"].append(int(spikes.sum()))
+            tally.log["sop_num"].append(int(original_sops(fan_in, filters, levels).sum()))
+            tally.spikes += spikes
+            tally.fan_in += fan_in
+        tally.images += len(labels)
+        tally.snn_correct += int((prediction == labels).sum())
+        tally.ann_correct += int((ann_prediction == labels).sum())
+        tally.differing += int((prediction != ann_prediction).sum())
+        progress.add(len(labels))
+    stats = summarize(cfg, snn, tally, time.perf_counter() - start, npz_info)
+    write_logs(cfg.log_dir, tally, stats)
+    return stats
+
+
+def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds: float, npz_info: dict) -> dict:
+    n, images = cfg.quant.levels, tally.images
+    filters = np.array([spec.filters for spec in snn.convs[1:]], dtype=np.int64)
+    sops = np.concatenate([[0], original_sops(tally.fan_in, filters, n)])
+    conventional = np.concatenate([[0], tally.fan_in * filters])
+    dense_conventional = int(tally.spikes[-1]) * snn.n_classes  # every last-layer spike reaches every class
+    macs = snn.ann_macs_per_layer()
+    layers = []
+    for i, spec in enumerate(snn.convs):
+        neurons = snn.neurons_per_layer[i]
+        layers.append({
+            "name": spec.name, "shape": list(snn.layer_shapes[i]), "neurons": neurons,
+            "spikes_per_image": tally.spikes[i] / images,
+            "firing_rate": tally.spikes[i] / (neurons * n * images),
+            "sops_per_image": sops[i] / images, "conventional_sops_per_image": conventional[i] / images,
+            "ann_macs_per_image": macs[i],
+        })
+    layers.append({"name": "dense", "conventional_sops_per_image": dense_conventional / images,
+                   "ann_macs_per_image": macs[-1]})
+    return {
+        "config": {
+            "dataset": cfg.dataset, "k": cfg.quant.k, "B": cfg.quant.B, "thresholds_per_neuron": n,
+            "npz": str(cfg.npz), "npz_epochs": npz_info["epochs"], "batch_size": cfg.batch_size,
+            "time_steps": cfg.time_steps, "noise_ratio": cfg.noise_ratio, "noise_layers": cfg.noise_layers,
+            "seed": cfg.seed, "images": images, "backend": keras.backend.backend(), "keras": keras.__version__,
+        },
+        "snn_accuracy": tally.snn_correct / images,
+        "ann_accuracy": tally.ann_correct / images,
+        "differing_images": tally.differing,
+        "spikes_per_image": int(tally.spikes.sum()) / images,
+        "sops_per_image": float(sops.sum()) / images,
+        "conventional_sops_per_image": (float(conventional.sum()) + dense_conventional) / images,
+        "ann_macs_per_image": int(sum(macs)),
+        "spiking_neurons": int(sum(snn.neurons_per_layer)),
+        "images_per_second": images / seconds,
+        "layers": layers,
+    }
+
+
+def write_logs(log_dir: Path, tally: Tally, stats: dict) -> None:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for name, values in tally.log.items():
+        _write_lines(log_dir / f"{name}.txt", values)
+    tmp = log_dir / "stats.json.tmp"
+    tmp.write_text(json.dumps(stats, indent=2) + "\n")
+    os.replace(tmp, log_dir / "stats.json")

@@ -1,0 +1,203 @@
+"""The spiking network: one-time-step integrate-and-fire layers with 2^k*B thresholds, and the npz converter.
+
+Users of the original know this module as ``spiking_utils``. Each convolution neuron integrates
+``mem = W * input`` (the first layer's input is the standardized image times 2^k, every later input is an
+integer spike count) and emits one spike per threshold it reaches (:mod:`quant_snn.thresholds`), so its spike
+count is the integer ``2^k * q`` of the quantized ANN. The dense layer integrates without spiking; its potential
+is ``2^k`` times the ANN's class score. Everything is ``keras.ops``, batched, with no Python loop over
+thresholds or pixels; the network is a Keras model, so ``predict_on_batch`` compiles it on any backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import ops
+
+from .config import QuantConfig
+from .model import INPUT_SHAPE, VGG_CONVS, ConvSpec
+from .thresholds import FoldedThresholds, fold_batchnorm
+
+NOISE_LAYERS = ("first", "all")
+
+
+def window_coverage(size: tuple[int, int], kernel: int, stride: int, padding: str) -> np.ndarray:
+    """How many output windows of a convolution (TensorFlow padding rules) contain each input pixel."""
+    coverage = []
+    for n in size:
+        out = -(-n // stride) if padding == "same" else (n - kernel) // stride + 1
+        pad_before = max((out - 1) * stride + kernel - n, 0) // 2 if padding == "same" else 0
+        counts = np.zeros(n, dtype=np.float32)
+        for o in range(out):
+            start = o * stride - pad_before
+            counts[max(start, 0) : max(min(start + kernel, n), 0)] += 1
+        coverage.append(counts)
+    return np.outer(coverage[0], coverage[1])
+
+
+@keras.saving.register_keras_serializable(package="quant_snn")
+class SpikingConv2D(keras.layers.Layer):
+    """Convolution of spike counts (or of the scaled image) followed by multi-threshold firing.
+
+    Returns ``(counts, fan_in)``: integer spike counts per neuron (float32 values 0..n) and, per image,
+    ``sum(im2col(inputs))``, the number of (input spike, output position) pairs, from which SOPs follow.
+    ``noise_ratio`` drops each emitted spike independently with that probability.
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int,
+        strides: int = 1,
+        padding: str = "same",
+        n_thresholds: int = 4,
+        input_scale: float = 1.0,
+        noise_ratio: float = 0.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.strides = int(strides)
+        self.padding = padding
+        self.n_thresholds = int(n_thresholds)
+        self.input_scale = float(input_scale)
+        self.noise_ratio = float(noise_ratio)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed) if self.noise_ratio > 0 else None
+
+    def build(self, input_shape):
+        k, c, n = self.kernel_size, self.filters, self.n_thresholds
+        self.kernel = self.add_weight(shape=(k, k, input_shape[-1], c), initializer="zeros", trainable=False, name="kernel")
+        self.hi = self.add_weight(shape=(c, n), initializer="zeros", trainable=False, name="threshold_hi")
+        self.lo = self.add_weight(shape=(c, n), initializer="zeros", trainable=False, name="threshold_lo")
+        self.coverage = self.add_weight(
+            shape=tuple(input_shape[1:3]), initializer="zeros", trainable=False, name="coverage"
+        )
+        self.coverage.assign(window_coverage(tuple(input_shape[1:3]), k, self.strides, self.padding))
+
+    def set_params(self, kernel: np.ndarray, thresholds: FoldedThresholds) -> None:
+        """Load a kernel and folded thresholds.
+
+        A channel with gamma < 0 fires when ``mem <= theta``, i.e. ``-mem >= -theta``: its kernel column and
+        thresholds are stored negated (exact in floating point), so every neuron tests ``mem' - hi >= lo``.
+        """
+        direction = thresholds.direction
+        self.kernel.assign(np.asarray(kernel, np.float32) * direction)
+        self.hi.assign(direction[:, None] * thresholds.hi)
+        self.lo.assign(direction[:, None] * thresholds.lo)
+
+    def call(self, inputs):
+        x = inputs * self.input_scale if self.input_scale != 1.0 else inputs
+        mem = ops.conv(x, self.kernel, strides=self.strides, padding=self.padding)
+        fired = ops.expand_dims(mem, -1) - self.hi >= self.lo
+        if self.noise_ratio > 0:
+            fired = ops.logical_and(fired, keras.random.uniform(ops.shape(fired), seed=self.seed_generator) >= self.noise_ratio)
+        counts = ops.sum(ops.cast(fired, "float32"), axis=-1)
+        # sum(im2col(inputs)): every input counted once per output window that contains it
+        fan_in = ops.sum(ops.sum(inputs, axis=-1) * self.coverage, axis=(1, 2))
+        return counts, fan_in
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
+            "padding": self.padding, "n_thresholds": self.n_thresholds, "input_scale": self.input_scale,
+            "noise_ratio": self.noise_ratio, "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package="quant_snn")
+class IntegratingDense(keras.layers.Layer):
+    """The output layer: integrates the flattened spike counts with its weights and never spikes."""
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="zeros", trainable=False, name="kernel")
+
+    def call(self, inputs):
+        return ops.matmul(inputs, self.kernel)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units}
+
+
+@dataclass(frozen=True)
+class SpikingNetwork:
+    """The compiled spiking model and what the evaluation needs to know about it."""
+
+    model: keras.Model  # input: standardized images; outputs: potential, spikes per layer, fan-in per layer
+    quant: QuantConfig
+    convs: tuple[ConvSpec, ...]
+    n_classes: int
+    layer_shapes: tuple[tuple[int, int, int], ...]  # (H, W, C) of every spiking layer
+
+    @property
+    def neurons_per_layer(self) -> list[int]:
+        return [int(np.prod(shape)) for shape in self.layer_shapes]
+
+    def ann_macs_per_layer(self) -> list[int]:
+        """Multiply-accumulates of the equivalent ANN, per conv layer and the dense layer."""
+        macs, channels = [], INPUT_SHAPE[-1]
+        for spec, shape in zip(self.convs, self.layer_shapes):
+            macs.append(int(np.prod(shape)) * spec.kernel * spec.kernel * channels)
+            channels = spec.filters
+        macs.append(int(np.prod(self.layer_shapes[-1])) * self.n_classes)
+        return macs
+
+
+def build_spiking_model(
+    params: list[np.ndarray],
+    quant: QuantConfig,
+    *,
+    convs: tuple[ConvSpec, ...] = VGG_CONVS,
+    input_shape: tuple[int, int, int] = INPUT_SHAPE,
+    noise_ratio: float = 0.0,
+    noise_layers: str = "first",
+    seed: int | None = None,
+    return_counts: bool = False,
+) -> SpikingNetwork:
+    """Convert an npz ``params`` list (already checked) into a spiking network.
+
+    With ``return_counts`` the model also outputs every layer's spike-count tensor (for tests and analysis).
+    """
+    if not quant.quantized:
+        raise ValueError("only a quantized network converts into a spiking network")
+    if noise_layers not in NOISE_LAYERS:
+        raise ValueError(f"noise_layers must be one of {NOISE_LAYERS}")
+    if not 0.0 <= noise_ratio < 1.0:
+        raise ValueError("noise_ratio must be in [0, 1)")
+    n = quant.levels
+    inputs = keras.Input(shape=input_shape, name="image")
+    x, spikes, fan_ins, all_counts, layers = inputs, [], [], [], []
+    for i, spec in enumerate(convs):
+        noisy = noise_ratio > 0 and (i == 0 or noise_layers == "all")
+        layer = SpikingConv2D(
+            spec.filters, spec.kernel, spec.stride, spec.padding, n_thresholds=n,
+            input_scale=float(2**quant.k) if i == 0 else 1.0, noise_ratio=noise_ratio if noisy else 0.0,
+            seed=None if seed is None else seed + i, name=f"s{spec.name}",
+        )
+        x, fan_in = layer(x)
+        layers.append(layer)
+        spikes.append(keras.layers.Lambda(lambda t: ops.sum(t, axis=(1, 2, 3)), name=f"spikes_{spec.name}")(x))
+        if i > 0:  # the encoding layer's input is the image, not spikes
+            fan_ins.append(fan_in)
+        all_counts.append(x)
+    dense = IntegratingDense(params[-1].shape[1], name="dense")
+    potential = dense(keras.layers.Flatten()(x))
+    outputs = [potential, spikes, fan_ins] + ([all_counts] if return_counts else [])
+    model = keras.Model(inputs, outputs, name=f"snn_{quant.tag}")
+    for i, layer in enumerate(layers):
+        kernel, beta, gamma, mean, var = params[5 * i : 5 * i + 5]
+        layer.set_params(kernel, fold_batchnorm(beta, gamma, mean, var, quant.k, n))
+    dense.kernel.assign(params[-1])
+    shapes = tuple(tuple(int(d) for d in counts.shape[1:]) for counts in all_counts)
+    return SpikingNetwork(model, quant, tuple(convs), int(params[-1].shape[1]), shapes)
