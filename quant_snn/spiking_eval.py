@@ -3,7 +3,8 @@
 Logs keep the original's format, one line per batch per time step, in ``figs/k{k}B{B}/`` (noisy runs in
 ``figs/k{k}B{B}_noise{p}/`` so they never overwrite the clean logs): ``accuracy.txt`` (correct predictions in the
 batch), ``spike_num.txt`` (spikes of all twelve conv layers), ``sop_num.txt`` (SOPs, the original's accounting).
-``stats.json`` adds per-layer spikes, firing rates, both SOP counts, the ANN's MACs and the run's configuration.
+``stats.json`` adds per-layer spikes, firing rates (spikes / (neurons * 2^k*B) per time step), both SOP counts, the
+ANN's MACs and the run's configuration; spike and SOP figures per image add up all time steps.
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds:
         layers.append({
             "name": spec.name, "shape": list(snn.layer_shapes[i]), "neurons": neurons,
             "spikes_per_image": tally.spikes[i] / images,
-            "firing_rate": tally.spikes[i] / (neurons * n * images),
+            "firing_rate": tally.spikes[i] / (neurons * n * images * cfg.time_steps),
             "sops_per_image": sops[i] / images, "conventional_sops_per_image": conventional[i] / images,
             "ann_macs_per_image": macs[i],
         })

@@ -1,0 +1,111 @@
+"""Images/s of the spiking simulator, of the numpy test oracle and of quantized-ANN inference from the same npz.
+
+All three run in one process on the same standardized images; SNN and ANN are timed in alternating rounds so
+background load hits both alike, at batch 50 (the original's) and at each batch size of --batch_sizes. Peak
+memory (ru_maxrss) is read after one pass and after --passes passes over the images: it must stay flat.
+
+    python bench/snn_throughput.py [--npz CIFAR10/model_cifar_10_k1B2.npz] [--images 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from quant_snn.config import QuantConfig  # noqa: E402
+from quant_snn.model import VGG_CONVS, build_vgg  # noqa: E402
+from quant_snn.precision import compile_for_inference, use_full_float32  # noqa: E402
+from quant_snn.spiking_utils import build_spiking_model  # noqa: E402
+from quant_snn.weights import assign_params, model_params, read_npz  # noqa: E402
+from snn_oracle import run_oracle  # noqa: E402
+
+
+def random_params(quant: QuantConfig) -> list[np.ndarray]:
+    """A random k/B VGG-Net with spread-out batch norms (speed does not depend on training)."""
+    model = build_vgg(10, quant)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if layer.name.startswith("bn"):
+            layer.gamma.assign(rng.normal(1, 0.3, layer.gamma.shape))
+            layer.beta.assign(rng.normal(0.5, 0.3, layer.beta.shape))
+            layer.moving_variance.assign(np.full(layer.moving_variance.shape, 0.05))
+    return model_params(model)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_batches(model: keras.Model, images: np.ndarray, batch: int) -> None:
+    for begin in range(0, len(images), batch):
+        model.predict_on_batch(images[begin : begin + batch])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--npz", type=Path, default=None, help="weights file (default: a random k1B2 network)")
+    parser.add_argument("--k", type=int, default=1)
+    parser.add_argument("--B", type=float, default=2.0)
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--batch_sizes", default="50,100,250,500")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--passes", type=int, default=3, help="passes over the images for the memory check")
+    parser.add_argument("--oracle_images", type=int, default=2)
+    args = parser.parse_args()
+
+    use_full_float32()
+    quant = QuantConfig(args.k, args.B)
+    params = read_npz(args.npz)[0] if args.npz else random_params(quant)
+    ann = build_vgg(params[-1].shape[1], quant)
+    assign_params(ann, params)
+    compile_for_inference(ann)
+    snn = compile_for_inference(build_spiking_model(params, quant).model)
+    images = np.random.default_rng(1).normal(size=(args.images, 24, 24, 3)).astype(np.float32)
+    print(f"backend {keras.backend.backend()}, keras {keras.__version__}, {os.cpu_count()} CPUs, "
+          f"{'npz ' + str(args.npz) if args.npz else 'random'} {quant.tag} network, {args.images} images")
+
+    results = {}
+    for batch in (int(b) for b in args.batch_sizes.split(",")):
+        for model in (snn, ann):
+            run_batches(model, images[: 2 * batch], batch)  # compile for this batch shape
+        seconds = {"snn": 0.0, "ann": 0.0}
+        for _ in range(args.rounds):
+            for name, model in (("snn", snn), ("ann", ann)):
+                start = time.perf_counter()
+                run_batches(model, images, batch)
+                seconds[name] += time.perf_counter() - start
+        rate = {name: args.rounds * args.images / s for name, s in seconds.items()}
+        results[batch] = rate
+        print(f"batch {batch:4d}: SNN {rate['snn']:7.1f} images/s, ANN {rate['ann']:7.1f} images/s, "
+              f"SNN/ANN time per image {rate['ann'] / rate['snn']:.3f}")
+    fastest = max(results, key=lambda b: results[b]["snn"])
+    print(f"fastest SNN batch size {fastest}: SNN/ANN time per image {results[fastest]['ann'] / results[fastest]['snn']:.3f}"
+          f" (batch 50: {results.get(50, results[fastest])['ann'] / results.get(50, results[fastest])['snn']:.3f})")
+
+    start = time.perf_counter()
+    run_oracle(params, quant.k, quant.levels, VGG_CONVS, images[: args.oracle_images])
+    oracle_rate = args.oracle_images / (time.perf_counter() - start)
+    print(f"numpy oracle (tests/snn_oracle.py): {oracle_rate:.2f} images/s; "
+          f"simulator/oracle speed {results[fastest]['snn'] / oracle_rate:.0f}x")
+
+    rss = []
+    for _ in range(args.passes):
+        run_batches(snn, images, 50)
+        rss.append(peak_rss_mib())
+    print(f"peak memory after each of {args.passes} passes over {args.images} images: "
+          + ", ".join(f"{r:.0f}" for r in rss) + " MiB")
+
+
+if __name__ == "__main__":
+    main()
