@@ -52,3 +52,15 @@ def load_checkpoint(path: str | os.PathLike, model, optimizer) -> dict:
         optimizer.build(model.trainable_variables)
     _assign_all(optimizer.variables, optimizer_arrays, "optimizer", path)
     return state
+
+
+def checkpoint_epoch(path: str | os.PathLike) -> int:
+    """Finished epochs recorded in a checkpoint (0 when there is none)."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    try:
+        with np.load(path) as f:
+            return int(json.loads(str(f["state"][()]))["epoch"])
+    except Exception as exc:
+        raise UserError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from None

@@ -165,3 +165,23 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
         print(f"logs: {cfg.log_dir}")
 
     return run_cli(main)
+
+
+def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``figs/<figure>.py``: plots the logs found beside the script (or in ``--figs_dir``)."""
+    parser = argparse.ArgumentParser(description=f"Plot the {figure} figure from the spiking logs of {dataset.upper()}.")
+    parser.add_argument("--figs_dir", type=Path, default=Path(script_path).resolve().parent,
+                        help="folder holding the k{k}B{B}/ log folders (default: this script's folder)")
+    parser.add_argument("--configs", default=None,
+                        help="comma-separated configurations, e.g. k0B1,k1B2 (default: k0B1,k0B2,k1B2 and any other found)")
+    args = parser.parse_args(argv)
+
+    def main() -> None:
+        from .figures import FIGURES
+
+        configs = [c.strip() for c in args.configs.split(",") if c.strip()] if args.configs else None
+        spiking = f"{dataset.upper()}/Spiking_VGG_{dataset.upper()}.py"
+        for path in FIGURES[figure](args.figs_dir, configs, spiking):
+            print(f"saved {path}")
+
+    return run_cli(main)

@@ -1,0 +1,191 @@
+"""Figures from the spiking logs (``figs/k{k}B{B}[_noise{p}]/``): accuracy, sparsity, SOPs, firing rates, noise.
+
+Reads the original's per-batch logs (``accuracy.txt``, ``spike_num.txt``, ``sop_num.txt``) and our
+``stats.json``; logs from the original code (no ``stats.json``) are read as batches of 50 at one time step.
+Figures never open a window (Agg backend) and are saved as PNG and SVG beside the logs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .errors import UserError  # noqa: E402
+
+DEFAULT_CONFIGS = ("k0B1", "k0B2", "k1B2")
+SPIKE_WORDS = {1: "single", 2: "two", 4: "four", 8: "eight", 16: "sixteen"}
+LOG_FILES = ("accuracy.txt", "spike_num.txt", "sop_num.txt")
+TAG = re.compile(r"^k(\d+)B([0-9.]+)$")
+NOISY_TAG = re.compile(r"^(k\d+B[0-9.]+)_noise([0-9.]+)$")
+
+
+def spike_label(tag: str) -> str:
+    """``k1B2`` -> ``four-spike (k1B2)``: the most spikes a neuron can emit, 2^k*B, as the original named them."""
+    k, B = TAG.match(tag).groups()
+    n = round(2 ** int(k) * float(B))
+    return f"{SPIKE_WORDS.get(n, str(n))}-spike ({tag})"
+
+
+@dataclass
+class RunLogs:
+    """Totals of one spiking run, averaged over its test images."""
+
+    tag: str
+    images: int
+    time_steps: int
+    accuracy: float  # SNN accuracy at the last time step
+    spikes_per_image: float
+    sops_per_image: float
+    stats: dict | None
+
+    @property
+    def ann_accuracy(self) -> float | None:
+        return None if self.stats is None else self.stats["ann_accuracy"]
+
+
+def read_logs(log_dir: Path) -> RunLogs:
+    try:
+        values = {Path(name).stem: [int(float(v)) for v in (log_dir / name).read_text().split()] for name in LOG_FILES}
+        stats_path = log_dir / "stats.json"
+        stats = json.loads(stats_path.read_text()) if stats_path.exists() else None
+    except (ValueError, OSError) as exc:
+        raise UserError(f"cannot read the logs in {log_dir} ({exc}); run the spiking script again") from None
+    steps = stats["config"]["time_steps"] if stats else 1
+    images = stats["config"]["images"] if stats else 50 * (len(values["accuracy"]) // steps)
+    last_step = values["accuracy"][steps - 1 :: steps]
+    return RunLogs(log_dir.name, images, steps, sum(last_step) / images, sum(values["spike_num"]) / images,
+                   sum(values["sop_num"]) / images, stats)
+
+
+def missing_message(figs_dir: Path, tags: list[str], script: str, need: tuple[str, ...] = LOG_FILES) -> str:
+    commands = []
+    for tag in tags:
+        match = NOISY_TAG.match(tag)
+        base, noise = (match.group(1), match.group(2)) if match else (tag, None)
+        k, B = TAG.match(base).groups()
+        commands.append(f"python {script} --k {k} --B {B}" + (f" --noise_ratio {noise}" if noise else ""))
+    where = ", ".join(str(figs_dir / tag) for tag in tags)
+    return f"missing logs ({', '.join(need)}) in {where}; make them with: " + " ; ".join(commands)
+
+
+def collect(figs_dir: Path, configs: list[str] | None, script: str, need: tuple[str, ...] = LOG_FILES) -> list[RunLogs]:
+    """The requested configurations (default: k0B1, k0B2, k1B2 plus any other clean logs found), in order."""
+    found = sorted(p.name for p in figs_dir.glob("k*B*") if p.is_dir() and TAG.match(p.name))
+    tags = list(configs) if configs else list(DEFAULT_CONFIGS) + [t for t in found if t not in DEFAULT_CONFIGS]
+    for tag in tags:
+        if not TAG.match(tag):
+            raise UserError(f"not a configuration: {tag!r} (expected k{{k}}B{{B}}, e.g. k1B2)")
+    missing = [tag for tag in tags if not all((figs_dir / tag / name).is_file() for name in need)]
+    if missing:
+        raise UserError(missing_message(figs_dir, missing, script, need))
+    return [read_logs(figs_dir / tag) for tag in tags]
+
+
+def _save(fig, figs_dir: Path, name: str) -> list[Path]:
+    paths = [figs_dir / f"{name}.png", figs_dir / f"{name}.svg"]
+    fig.tight_layout()
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return paths
+
+
+def _bars(ax, labels, series: dict, ylabel: str, log: bool = False, fmt: str = "{:.3g}") -> None:
+    width = 0.8 / len(series)
+    for j, (name, values) in enumerate(series.items()):
+        xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(labels))]
+        bars = ax.bar(xs, values, width, label=name)
+        ax.bar_label(bars, labels=[fmt.format(v) for v in values], fontsize=7)
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)
+
+
+def accuracy_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
+    runs = collect(figs_dir, configs, script)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    series = {"SNN (T=1)" if all(r.time_steps == 1 for r in runs) else "SNN": [100 * r.accuracy for r in runs]}
+    if all(r.ann_accuracy is not None for r in runs):
+        series["quantized ANN"] = [100 * r.ann_accuracy for r in runs]
+    _bars(ax, [spike_label(r.tag) for r in runs], series, "test accuracy (%)", fmt="{:.2f}")
+    low = min(min(v) for v in series.values())
+    ax.set_ylim(max(0.0, low - 10), 100)
+    ax.set_title("Accuracy of the converted spiking networks")
+    return _save(fig, figs_dir, "accuracy")
+
+
+def sparsity_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
+    runs = collect(figs_dir, configs, script, LOG_FILES + ("stats.json",))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    capacity = [r.stats["spiking_neurons"] * r.stats["config"]["thresholds_per_neuron"] for r in runs]
+    _bars(ax, [spike_label(r.tag) for r in runs],
+          {"spikes per image": [r.spikes_per_image for r in runs], "neurons x 2^k*B (every threshold reached)": capacity},
+          "count per image", log=True)
+    ax.set_title("Spikes per image against the most the network could emit")
+    return _save(fig, figs_dir, "sparsity")
+
+
+def sops_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
+    runs = collect(figs_dir, configs, script, LOG_FILES + ("stats.json",))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _bars(ax, [spike_label(r.tag) for r in runs], {
+        "SOPs (original accounting)": [r.sops_per_image for r in runs],
+        "SOPs (fan-out)": [r.stats["conventional_sops_per_image"] for r in runs],
+        "ANN MACs": [r.stats["ann_macs_per_image"] for r in runs],
+    }, "operations per image", log=True)
+    ax.set_title("Synaptic operations per image")
+    return _save(fig, figs_dir, "sops")
+
+
+def firing_rates_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
+    runs = collect(figs_dir, configs, script, ("stats.json",) + LOG_FILES)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for r in runs:
+        layers = [layer for layer in r.stats["layers"] if "firing_rate" in layer]
+        ax.plot([layer["name"] for layer in layers], [layer["firing_rate"] for layer in layers], marker="o",
+                label=spike_label(r.tag))
+    ax.set_ylabel("firing rate (spikes / (neurons x 2^k*B))")
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    ax.legend(fontsize=8)
+    ax.set_title("Per-layer firing rates")
+    return _save(fig, figs_dir, "firing_rates")
+
+
+def noise_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for path in sorted(figs_dir.glob("k*B*_noise*")):
+        match = NOISY_TAG.match(path.name)
+        if match and (configs is None or match.group(1) in configs) and (path / "accuracy.txt").is_file():
+            curves.setdefault(match.group(1), []).append((float(match.group(2)), read_logs(path).accuracy))
+    if not curves:
+        wanted = list(configs) if configs else ["k1B2"]
+        raise UserError(missing_message(figs_dir, [f"{t}_noise0.1" for t in wanted], script))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for tag, points in curves.items():
+        if (figs_dir / tag / "accuracy.txt").is_file():
+            points.append((0.0, read_logs(figs_dir / tag).accuracy))
+        points.sort()
+        ax.plot([p for p, _ in points], [100 * a for _, a in points], marker="o", label=spike_label(tag))
+    ax.set_xlabel("noise ratio (share of first-layer spikes dropped)")
+    ax.set_ylabel("SNN test accuracy (%)")
+    ax.legend(fontsize=8)
+    ax.set_title("Accuracy under spike noise")
+    return _save(fig, figs_dir, "noise")
+
+
+FIGURES = {
+    "accuracy": accuracy_figure,
+    "sparsity": sparsity_figure,
+    "sops": sops_figure,
+    "firing_rates": firing_rates_figure,
+    "noise": noise_figure,
+}

@@ -1,0 +1,64 @@
+"""The reproduce command end to end on tiny synthetic data, interrupted in the middle and resumed."""
+
+import csv
+
+import pytest
+
+import quant_snn.spiking_eval
+import quant_snn.train
+from quant_snn.reproduce import ReproduceConfig, main, run_all
+
+
+def config(data_dir, out):
+    return ReproduceConfig(dataset="cifar10", configs=["fp32", "k0B1"], noise=[0.0, 0.1], epochs=2,
+                           data_dir=data_dir, output_dir=out, batch_size=20, snn_batch_size=10, verbose=0)
+
+
+def interrupt_on_call(monkeypatch, module, name, call):
+    original, calls = getattr(module, name), []
+
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapper)
+
+
+def test_resumes_after_interruptions_and_redoes_nothing(tmp_path, cifar10_dir, monkeypatch):
+    out = tmp_path / "out"
+    with monkeypatch.context() as patch:
+        interrupt_on_call(patch, quant_snn.train, "train", 3)  # fp32 done (2 phases), stop before k0B1 starts
+        with pytest.raises(KeyboardInterrupt):
+            run_all(config(cifar10_dir, out))
+    with monkeypatch.context() as patch:
+        interrupt_on_call(patch, quant_snn.spiking_eval, "run_spiking", 2)  # stop in the middle of the SNN runs
+        with pytest.raises(KeyboardInterrupt):
+            run_all(config(cifar10_dir, out))
+    resumed = run_all(config(cifar10_dir, out))
+    assert resumed == ["spiking k0B1 noise 0.1"]
+    table = (out / "RESULTS_CIFAR10.md").read_text()
+    assert run_all(config(cifar10_dir, out)) == []  # a finished run does nothing more
+    assert (out / "RESULTS_CIFAR10.md").read_text() == table
+    with open(out / "history_model_cifar_10_fp32.csv") as f:
+        assert [int(row["epoch"]) for row in csv.DictReader(f)] == [1, 2]  # fp32 was trained once
+    with open(out / "history_model_cifar_10_k0B1.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2] and [float(r["learning_rate"]) for r in rows] == [1e-3, 1e-4]
+    rows = [line for line in table.splitlines() if line.startswith("| fp32") or line.startswith("| k0B1")]
+    assert rows[0].split(" | ")[1] == "2" and "n/a" in rows[0]
+    assert " of 20 |" in rows[1] and "89.12%" in rows[1]  # our figures beside the paper's, in its own column
+    for name in ("accuracy", "sparsity", "sops", "firing_rates", "noise"):
+        assert (out / "figs" / f"{name}.png").is_file() and f"figs/{name}.png" in table
+
+
+def test_command_line_and_bad_input(tmp_path, cifar10_dir, capsys):
+    assert main(["--configs", "fp32,k9", "--output_dir", str(tmp_path)]) == 2
+    assert "unknown configuration 'k9'" in capsys.readouterr().err
+    assert main(["--noise", "0,x", "--output_dir", str(tmp_path)]) == 2
+    assert main(["--configs", "k1B2", "--epochs", "1", "--noise", "0", "--limit", "10", "--data_dir",
+                 str(cifar10_dir), "--output_dir", str(tmp_path), "--batch_size", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "done: train k1B2 1-1; spiking k1B2 noise 0" in out
+    assert "| k1B2 | 1 |" in (tmp_path / "RESULTS_CIFAR10.md").read_text()
