@@ -132,7 +132,7 @@ class IntegratingDense(keras.layers.Layer):
 
 @dataclass(frozen=True)
 class SpikingNetwork:
-    """The compiled spiking model and what the evaluation needs to know about it."""
+    """The spiking Keras model and what the evaluation needs to know about it."""
 
     model: keras.Model  # input: standardized images; outputs: potential, spikes per layer, fan-in per layer
     quant: QuantConfig

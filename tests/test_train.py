@@ -101,3 +101,11 @@ def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
     assert saved_epoch >= 2
     resumed = train(cfg)
     assert [row["epoch"] for row in resumed] == list(range(1, saved_epoch + 2))
+
+
+def test_corrupt_checkpoint_is_one_clear_error(tmp_path, cifar10_dir):
+    cfg = run_config(tmp_path, cifar10_dir, resume=True)
+    cfg.output_dir.mkdir(parents=True)
+    cfg.checkpoint_path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(UserError, match="cannot be read"):
+        train(cfg)
