@@ -41,8 +41,8 @@ def window_coverage(size: tuple[int, int], kernel: int, stride: int, padding: st
 class SpikingConv2D(keras.layers.Layer):
     """Convolution of spike counts (or of the scaled image) followed by multi-threshold firing.
 
-    Returns ``(counts, fan_in)``: integer spike counts per neuron (float32 values 0..n) and, per image,
-    ``sum(im2col(inputs))``, the number of (input spike, output position) pairs, from which SOPs follow.
+    Returns ``(counts, channel_sum)``: integer spike counts per neuron (float32 values 0..n) and their sum over
+    channels (B, H, W), from which spike totals and the next layer's SOPs follow at 1/C of the cost.
     ``noise_ratio`` drops each emitted spike independently with that probability.
     """
 
@@ -74,10 +74,6 @@ class SpikingConv2D(keras.layers.Layer):
         self.kernel = self.add_weight(shape=(k, k, input_shape[-1], c), initializer="zeros", trainable=False, name="kernel")
         self.hi = self.add_weight(shape=(c, n), initializer="zeros", trainable=False, name="threshold_hi")
         self.lo = self.add_weight(shape=(c, n), initializer="zeros", trainable=False, name="threshold_lo")
-        self.coverage = self.add_weight(
-            shape=tuple(input_shape[1:3]), initializer="zeros", trainable=False, name="coverage"
-        )
-        self.coverage.assign(window_coverage(tuple(input_shape[1:3]), k, self.strides, self.padding))
 
     def set_params(self, kernel: np.ndarray, thresholds: FoldedThresholds) -> None:
         """Load a kernel and folded thresholds.
@@ -97,9 +93,7 @@ class SpikingConv2D(keras.layers.Layer):
         if self.noise_ratio > 0:
             fired = ops.logical_and(fired, keras.random.uniform(ops.shape(fired), seed=self.seed_generator) >= self.noise_ratio)
         counts = ops.sum(ops.cast(fired, "float32"), axis=-1)
-        # sum(im2col(inputs)): every input counted once per output window that contains it
-        fan_in = ops.sum(ops.sum(inputs, axis=-1) * self.coverage, axis=(1, 2))
-        return counts, fan_in
+        return counts, ops.sum(counts, axis=-1)
 
     def get_config(self) -> dict:
         return {
@@ -107,6 +101,30 @@ class SpikingConv2D(keras.layers.Layer):
             "padding": self.padding, "n_thresholds": self.n_thresholds, "input_scale": self.input_scale,
             "noise_ratio": self.noise_ratio, "seed": self.seed,
         }
+
+
+@keras.saving.register_keras_serializable(package="quant_snn")
+class WindowSum(keras.layers.Layer):
+    """``sum(im2col(x))`` per image from the channel sums of ``x``: each pixel counted once per window covering it."""
+
+    def __init__(self, kernel_size: int, strides: int = 1, padding: str = "same", **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_size, self.strides, self.padding = int(kernel_size), int(strides), padding
+
+    def build(self, input_shape):
+        self.coverage = self.add_weight(shape=tuple(input_shape[1:3]), initializer="zeros", trainable=False,
+                                        name="coverage")
+        self.coverage.assign(window_coverage(tuple(input_shape[1:3]), self.kernel_size, self.strides, self.padding))
+
+    def call(self, channel_sum):
+        return ops.sum(channel_sum * self.coverage, axis=(1, 2))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding}
 
 
 @keras.saving.register_keras_serializable(package="quant_snn")
@@ -177,7 +195,7 @@ def build_spiking_model(
         raise ValueError("noise_ratio must be in [0, 1)")
     n = quant.levels
     inputs = keras.Input(shape=input_shape, name="image")
-    x, spikes, fan_ins, all_counts, layers = inputs, [], [], [], []
+    x, channel_sum, spikes, fan_ins, all_counts, layers = inputs, None, [], [], [], []
     for i, spec in enumerate(convs):
         noisy = noise_ratio > 0 and (i == 0 or noise_layers == "all")
         layer = SpikingConv2D(
@@ -185,11 +203,11 @@ def build_spiking_model(
             input_scale=float(2**quant.k) if i == 0 else 1.0, noise_ratio=noise_ratio if noisy else 0.0,
             seed=None if seed is None else seed + i, name=f"s{spec.name}",
         )
-        x, fan_in = layer(x)
+        if i > 0:  # SOPs count the input spikes of conv0..conv10; the encoding layer's input is the image
+            fan_ins.append(WindowSum(spec.kernel, spec.stride, spec.padding, name=f"fan_in_{spec.name}")(channel_sum))
+        x, channel_sum = layer(x)
         layers.append(layer)
-        spikes.append(keras.layers.Lambda(lambda t: ops.sum(t, axis=(1, 2, 3)), name=f"spikes_{spec.name}")(x))
-        if i > 0:  # the encoding layer's input is the image, not spikes
-            fan_ins.append(fan_in)
+        spikes.append(keras.layers.Lambda(lambda t: ops.sum(t, axis=(1, 2)), name=f"spikes_{spec.name}")(channel_sum))
         all_counts.append(x)
     dense = IntegratingDense(params[-1].shape[1], name="dense")
     potential = dense(keras.layers.Flatten()(x))
