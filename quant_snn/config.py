@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from .errors import UserError
@@ -54,6 +55,16 @@ class QuantConfig:
 
 
 FP32 = QuantConfig(None, None)
+
+
+def parse_tag(tag: str) -> QuantConfig:
+    """``fp32`` or ``k{k}B{B}`` (as in file and log-folder names) back to a validated configuration."""
+    if tag == "fp32":
+        return FP32
+    match = re.fullmatch(r"k(\d+)B([0-9.]+)", tag)
+    if not match:
+        raise UserError(f"unknown configuration {tag!r}: use fp32 or k{{k}}B{{B}} such as k1B2")
+    return QuantConfig(int(match.group(1)), float(match.group(2)))
 
 
 @dataclass(frozen=True)

@@ -24,23 +24,12 @@ from pathlib import Path
 from typing import Sequence
 
 from .cli import repo_root, run_cli
-from .config import FP32, QuantConfig, dataset_spec
+from .config import QuantConfig, dataset_spec, parse_tag
 from .errors import UserError
 
 REPO = repo_root(__file__)
 DEFAULT_CONFIGS = "fp32,k0B1,k0B2,k1B2"
 PHASE_RATES = (1e-3, 1e-4)
-
-
-def parse_config(tag: str) -> QuantConfig:
-    if tag == "fp32":
-        return FP32
-    import re
-
-    match = re.fullmatch(r"k(\d+)B([0-9.]+)", tag)
-    if not match:
-        raise UserError(f"unknown configuration {tag!r}: use fp32 or k{{k}}B{{B}} such as k1B2")
-    return QuantConfig(int(match.group(1)), float(match.group(2)))
 
 
 def dataset_folder(dataset: str) -> str:
@@ -63,7 +52,7 @@ class ReproduceConfig:
 
     def __post_init__(self) -> None:
         dataset_spec(self.dataset)
-        self.quants = {tag: parse_config(tag) for tag in self.configs}
+        self.quants = {tag: parse_tag(tag) for tag in self.configs}
         if self.epochs < 1:
             raise UserError(f"--epochs must be at least 1, got {self.epochs}")
         if any(not 0 <= p < 1 for p in self.noise):

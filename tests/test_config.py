@@ -27,3 +27,12 @@ def test_fp32_has_no_levels():
 def test_unknown_dataset():
     with pytest.raises(UserError, match="unknown dataset"):
         dataset_spec("mnist")
+
+
+@pytest.mark.parametrize("tag,expected", [("fp32", FP32), ("k1B2", QuantConfig(1, 2)), ("k2B0.5", QuantConfig(2, 0.5))])
+def test_parse_tag_round_trips(tag, expected):
+    from quant_snn.config import parse_tag
+
+    assert parse_tag(tag) == expected and parse_tag(tag).tag == tag
+    with pytest.raises(UserError):
+        parse_tag("k1")
