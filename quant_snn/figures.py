@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .config import parse_tag  # noqa: E402
 from .errors import UserError  # noqa: E402
 
 DEFAULT_CONFIGS = ("k0B1", "k0B2", "k1B2")
@@ -28,8 +29,7 @@ NOISY_TAG = re.compile(r"^(k\d+B[0-9.]+)_noise([0-9.]+)$")
 
 def spike_label(tag: str) -> str:
     """``k1B2`` -> ``four-spike (k1B2)``: the most spikes a neuron can emit, 2^k*B, as the original named them."""
-    k, B = TAG.match(tag).groups()
-    n = round(2 ** int(k) * float(B))
+    n = parse_tag(tag).levels
     return f"{SPIKE_WORDS.get(n, str(n))}-spike ({tag})"
 
 
@@ -69,8 +69,8 @@ def missing_message(figs_dir: Path, tags: list[str], script: str, need: tuple[st
     for tag in tags:
         match = NOISY_TAG.match(tag)
         base, noise = (match.group(1), match.group(2)) if match else (tag, None)
-        k, B = TAG.match(base).groups()
-        commands.append(f"python {script} --k {k} --B {B}" + (f" --noise_ratio {noise}" if noise else ""))
+        quant = parse_tag(base)
+        commands.append(f"python {script} --k {quant.k} --B {quant.B:g}" + (f" --noise_ratio {noise}" if noise else ""))
     where = ", ".join(str(figs_dir / tag) for tag in tags)
     return f"missing logs ({', '.join(need)}) in {where}; make them with: " + " ; ".join(commands)
 
@@ -81,7 +81,8 @@ def collect(figs_dir: Path, configs: list[str] | None, script: str, need: tuple[
     tags = list(configs) if configs else list(DEFAULT_CONFIGS) + [t for t in found if t not in DEFAULT_CONFIGS]
     for tag in tags:
         if not TAG.match(tag):
-            raise UserError(f"not a configuration: {tag!r} (expected k{{k}}B{{B}}, e.g. k1B2)")
+            raise UserError(f"not a spiking configuration: {tag!r} (expected k{{k}}B{{B}}, e.g. k1B2)")
+        parse_tag(tag)  # impossible k/B: one clear error
     missing = [tag for tag in tags if not all((figs_dir / tag / name).is_file() for name in need)]
     if missing:
         raise UserError(missing_message(figs_dir, missing, script, need))

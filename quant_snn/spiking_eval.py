@@ -74,8 +74,8 @@ class Tally:
     snn_correct: int = 0
     ann_correct: int = 0
     differing: int = 0
-    spikes: np.ndarray = field(default=None)
-    fan_in: np.ndarray = field(default=None)
+    spikes: np.ndarray = field(init=False)  # per layer, all time steps
+    fan_in: np.ndarray = field(init=False)  # per layer conv0..conv10: sum(im2col(input spikes))
     log: dict = field(default_factory=lambda: {"accuracy": [], "spike_num": [], "sop_num": []})
 
     def __post_init__(self) -> None:
