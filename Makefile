@@ -1,8 +1,9 @@
 # make run     - set up .venv, fetch CIFAR-10 on first use, train CONFIGS for EPOCHS epochs, run the spiking
 #                network at each NOISE ratio, draw the figures, write CIFAR10/RESULTS_CIFAR10.md (resumable)
 # make train   - only train k1B2 for EPOCHS epochs with the original's script
-# make test    - set up .venv and run the test suite (what .ci/run calls)
+# make test    - set up .venv and run the test suite on the TensorFlow, JAX and PyTorch backends (what .ci/run calls)
 # make bench   - training and spiking throughput benchmarks
+# make gpu-prep - fill .gpu/ for bench/gpu_recipe.sh on a lent GPU machine
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,9 +13,9 @@ NOISE ?= 0,0.1,0.2
 DATASET ?= cifar10
 DATA_DIR ?= data
 
-.PHONY: setup run train test bench
+.PHONY: setup run train test bench gpu-prep
 
-$(VENV)/.installed: requirements.txt requirements-test.txt
+$(VENV)/.installed: requirements.txt requirements-test.txt requirements-backends.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-test.txt
@@ -28,9 +29,30 @@ run: setup
 train: setup
 	$(PY) CIFAR10/Quant_VGG_CIFAR10.py --k 1 --B 2 --epochs $(EPOCHS) --data_dir $(DATA_DIR)
 
+# The whole suite on TensorFlow (it also runs every script on JAX and PyTorch in subprocesses), then the model
+# core's unit tests (quantizers, augmentation, model, weights, the spiking simulator's exactness) on JAX and PyTorch.
+CORE_TESTS := tests/test_quantizers.py tests/test_augment.py tests/test_model.py tests/test_weights.py tests/test_spiking.py
+
+# Two pytest workers (most tests wait on a subprocess or a single-threaded import); a file stays on one worker so
+# that its module fixtures are built once.
+WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -n $(WORKERS) --dist loadfile
+
 test: setup
-	$(PY) -m pytest -q
+	$(PYTEST)
+	KERAS_BACKEND=jax $(PYTEST) $(CORE_TESTS)
+	KERAS_BACKEND=torch $(PYTEST) $(CORE_TESTS)
 
 bench: setup
 	$(PY) bench/train_throughput.py
 	$(PY) bench/snn_throughput.py
+
+# Fill the git-ignored .gpu/ for bench/gpu_recipe.sh on a lent GPU machine (JAX there, no TensorFlow or Keras):
+# the shared CIFAR-10 JPEG bundle, its converter, and Keras with the two packages that image lacks, for Python 3.12.
+SHARED ?= ../shared
+gpu-prep: setup
+	mkdir -p .gpu
+	cp $(SHARED)/data/cifar10_jpeg.npz $(SHARED)/tools/cifar10_from_jpeg.py .gpu/
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .gpu \
+		keras==$$($(PY) -c "import importlib.metadata as m; print(m.version('keras'))") namex optree

@@ -1,9 +1,11 @@
-"""Training images/s of the quantized VGG-Net and of the same network without quantization, in one run.
+"""Training images/s of the quantized VGG-Net, of the same network without quantization, and of the quantized
+network under the mixed_bfloat16 policy, in one run.
 
-Both models (in-graph augmentation included) train on the same random CIFAR-sized batch; timed rounds alternate
-between them so that background load hits both alike. Prints both rates and quantized/FP32 (target >= 0.85).
+All models (in-graph augmentation included) train on the same random CIFAR-sized batch; timed rounds alternate
+between them so that background load hits all alike. Prints the rates, quantized/FP32 (target >= 0.85) and
+mixed_bfloat16/float32. Runs on whatever KERAS_BACKEND names.
 
-    python bench/train_throughput.py [--batch_size 200 --steps 5 --rounds 3 --k 1 --B 2]
+    python bench/train_throughput.py [--batch_size 200 --steps 5 --rounds 3 --k 1 --B 2 --no_mixed]
 """
 
 from __future__ import annotations
@@ -39,14 +41,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--B", type=float, default=2.0)
+    parser.add_argument("--no_mixed", action="store_true", help="leave out the mixed_bfloat16 model")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, size=(args.batch_size, 32, 32, 3)).astype(np.float32)
     y = rng.integers(0, 10, size=args.batch_size).astype(np.int32)
     models = {}
-    for name, quant in (("quantized", QuantConfig(args.k, args.B)), ("fp32", FP32)):
-        model, _ = build_training_model(10, quant, seed=0)
+    quant = QuantConfig(args.k, args.B)
+    variants = [("quantized", quant, "float32"), ("fp32", FP32, "float32")]
+    if not args.no_mixed:
+        variants.append(("quantized mixed_bfloat16", quant, "mixed_bfloat16"))
+    for name, config, precision in variants:
+        model, _ = build_training_model(10, config, seed=0, precision=precision)
         compile_model(model, 1e-3)
         time_steps(model, x, y, 2)  # build and trace
         models[name] = model
@@ -61,6 +68,9 @@ def main() -> None:
     print(f"quantized k{args.k}B{args.B:g}: {rate['quantized']:.1f} images/s")
     print(f"fp32:          {rate['fp32']:.1f} images/s")
     print(f"ratio quantized/fp32: {rate['quantized'] / rate['fp32']:.3f}")
+    if "quantized mixed_bfloat16" in rate:
+        print(f"quantized mixed_bfloat16: {rate['quantized mixed_bfloat16']:.1f} images/s")
+        print(f"ratio mixed_bfloat16/float32 (quantized): {rate['quantized mixed_bfloat16'] / rate['quantized']:.3f}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ CONTRAST_RANGE = (0.2, 1.8)
 
 def standardize(x):
     """Per-image standardization ``(x - mean) / max(std, 1/sqrt(N))`` with N pixels*channels per image."""
+    x = ops.convert_to_tensor(x)
     n = math.prod(x.shape[1:])
     mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
     std = ops.sqrt(ops.mean(ops.square(x - mean), axis=(1, 2, 3), keepdims=True))
@@ -37,11 +38,21 @@ def preprocess_test(images, size: int = CROP):
     return standardize(central_crop(ops.cast(images, "float32"), size))
 
 
-def _random_crop(x, size: int, seed):
+def _per_image(draw, n, replicas):
+    """``draw(count)`` gives per-image random values. Under a replicated step (``replicas`` = (index, count))
+    draw them for the whole global batch and keep this replica's rows: images on different replicas never
+    share a draw, and the result equals a one-device run over the same global batch."""
+    if replicas is None:
+        return draw(n)
+    index, count = replicas
+    return ops.take(draw(n * count), ops.arange(n) + index * n, axis=0)
+
+
+def _random_crop(x, size: int, seed, replicas=None):
     n = ops.shape(x)[0]
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]
-    top = keras.random.randint((n, 1), 0, height - size + 1, seed=seed, dtype="int32")
-    left = keras.random.randint((n, 1), 0, width - size + 1, seed=seed, dtype="int32")
+    top = _per_image(lambda m: keras.random.randint((m, 1), 0, height - size + 1, seed=seed, dtype="int32"), n, replicas)
+    left = _per_image(lambda m: keras.random.randint((m, 1), 0, width - size + 1, seed=seed, dtype="int32"), n, replicas)
     rows = top + ops.arange(size, dtype="int32")[None, :]
     rows = rows[:, :, None, None] + ops.zeros((1, 1, width, channels), dtype="int32")
     x = ops.take_along_axis(x, rows, axis=1)
@@ -50,15 +61,21 @@ def _random_crop(x, size: int, seed):
     return ops.take_along_axis(x, cols, axis=2)
 
 
-def augment(x, seed, size: int = CROP):
-    """Training augmentation of 0..255 float pixels (without the final standardization)."""
+def augment(x, seed, size: int = CROP, replicas=None):
+    """Training augmentation of 0..255 float pixels (without the final standardization).
+
+    ``replicas``: (replica index, replica count) inside a TensorFlow replicated step, else None."""
     n = ops.shape(x)[0]
-    x = _random_crop(x, size, seed)
-    flip = keras.random.uniform((n, 1, 1, 1), seed=seed) < 0.5
+
+    def uniform(low=0.0, high=1.0):
+        return _per_image(lambda m: keras.random.uniform((m, 1, 1, 1), low, high, seed=seed), n, replicas)
+
+    x = _random_crop(x, size, seed, replicas)
+    flip = uniform() < 0.5
     x = ops.where(flip, ops.flip(x, axis=2), x)
-    x = x + keras.random.uniform((n, 1, 1, 1), -MAX_BRIGHTNESS_DELTA, MAX_BRIGHTNESS_DELTA, seed=seed)
+    x = x + uniform(-MAX_BRIGHTNESS_DELTA, MAX_BRIGHTNESS_DELTA)
     mean = ops.mean(x, axis=(1, 2), keepdims=True)
-    factor = keras.random.uniform((n, 1, 1, 1), CONTRAST_RANGE[0], CONTRAST_RANGE[1], seed=seed)
+    factor = uniform(CONTRAST_RANGE[0], CONTRAST_RANGE[1])
     return (x - mean) * factor + mean
 
 
@@ -71,11 +88,14 @@ class CifarPreprocess(keras.layers.Layer):
         self.size = int(size)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # Set by quant_snn.distribute under tf.distribute: returns (replica index, replica count) in a step.
+        self.replica_context = None
 
     def call(self, inputs, training=False):
         x = ops.cast(inputs, "float32")
         if training:
-            x = augment(x, self.seed_generator, self.size)
+            replicas = self.replica_context() if self.replica_context else None
+            x = augment(x, self.seed_generator, self.size, replicas)
         else:
             x = central_crop(x, self.size)
         return standardize(x)

@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from .errors import UserError
@@ -18,8 +19,8 @@ from .weights import atomic_savez
 
 
 def save_checkpoint(path: str | os.PathLike, model, optimizer, *, epoch: int, config: dict, history: list[dict]) -> None:
-    arrays = {f"model_{i:04d}": np.asarray(v) for i, v in enumerate(model.variables)}
-    arrays.update({f"optimizer_{i:04d}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
+    arrays = {f"model_{i:04d}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.variables)}
+    arrays.update({f"optimizer_{i:04d}": keras.ops.convert_to_numpy(v) for i, v in enumerate(optimizer.variables)})
     state = {"epoch": epoch, "config": config, "history": history}
     atomic_savez(path, state=np.str_(json.dumps(state)), **arrays)
 

@@ -59,6 +59,18 @@ def add_common_flags(parser: argparse.ArgumentParser, script_path: str) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and augmentation")
 
 
+def add_parallel_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--distribute", type=literal_bool, default=False,
+                        help="data-parallel training over all local devices (TensorFlow or JAX backend); "
+                             "--batch_size stays the global batch")
+    parser.add_argument("--cpu_devices", type=int, default=None,
+                        help="split the CPU into this many logical devices (to try --distribute without GPUs)")
+    from .config import PRECISIONS
+
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="training compute precision (default float32); evaluation is always float32")
+
+
 def training_parser(dataset: str, quantized: bool, script_path: str) -> argparse.ArgumentParser:
     kind = "quantized (ternary weights, k/B activations)" if quantized else "full-precision"
     parser = argparse.ArgumentParser(description=f"Train or evaluate the {kind} VGG-Net on {dataset.upper()}.")
@@ -75,6 +87,7 @@ def training_parser(dataset: str, quantized: bool, script_path: str) -> argparse
     parser.add_argument("--npz", type=Path, default=None, help="inference: evaluate this weights file instead")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                         help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
+    add_parallel_flags(parser)
     add_common_flags(parser, script_path)
     return parser
 
@@ -99,12 +112,17 @@ def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequenc
         from .config import FP32, QuantConfig
 
         quant = QuantConfig(args.k, args.B) if quantized else FP32
+        if args.cpu_devices:
+            from .distribute import request_cpu_devices
+
+            request_cpu_devices(args.cpu_devices)  # before Keras imports JAX
         from .train import RunConfig, evaluate, train  # imports Keras: after the flags are known to be sane
 
         cfg = RunConfig(
             dataset=dataset, quant=quant, data_dir=args.data_dir, output_dir=args.output_dir, mode=args.mode,
             resume=args.resume, learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size,
-            seed=args.seed, verbose=args.verbose, npz=args.npz,
+            seed=args.seed, verbose=args.verbose, npz=args.npz, distribute=args.distribute,
+            cpu_devices=args.cpu_devices, precision=args.precision,
         )
         if cfg.mode == "inference":
             loss, accuracy = evaluate(cfg)

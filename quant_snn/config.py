@@ -117,3 +117,8 @@ def dataset_spec(name: str) -> DatasetSpec:
         return DATASETS[name]
     except KeyError:
         raise UserError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}") from None
+
+
+# Training precisions: mixed_bfloat16 computes convolutions in bfloat16 with float32 variables; batch-norm
+# statistics, the class scores (dense layer) and the loss stay float32. Evaluation and the SNN are always float32.
+PRECISIONS = ("float32", "mixed_bfloat16")

@@ -55,8 +55,13 @@ def build_vgg(
     quant: QuantConfig,
     convs: tuple[ConvSpec, ...] = VGG_CONVS,
     input_shape: tuple[int, int, int] = INPUT_SHAPE,
+    synchronized_batchnorm: bool = False,
 ) -> keras.Model:
-    """Build the network on standardized crops; ``convs``/``input_shape`` allow small variants for tests."""
+    """Build the network on standardized crops; ``convs``/``input_shape`` allow small variants for tests.
+
+    ``synchronized_batchnorm``: all-reduce batch statistics over replicas (tf.distribute), so that a multi-device
+    step normalizes with the global batch's statistics like a one-device step. Under a mixed-precision policy
+    the class scores (dense layer) are computed in float32; otherwise every layer follows the policy."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for i, spec in enumerate(convs):
@@ -71,7 +76,9 @@ def build_vgg(
             kernel_quantizer=TernaryQuantizer() if ternary else None,
             name=spec.name,
         )(x)
-        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=bn_name(spec.name))(x)
+        x = keras.layers.BatchNormalization(
+            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, synchronized=synchronized_batchnorm, name=bn_name(spec.name)
+        )(x)
         if quant.quantized:  # ReLU fused into the quantizer's clip to [0, B]
             x = ActivationQuantizer(quant.k, quant.B, relu=True, name=f"quant{spec.name[4:]}")(x)
         else:
@@ -81,6 +88,7 @@ def build_vgg(
         n_classes,
         use_bias=False,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.1),
+        dtype="float32" if keras.config.dtype_policy().name.startswith("mixed") else None,
         name="dense",
     )(x)
     return keras.Model(inputs, outputs, name=f"vgg_{quant.tag}")

@@ -1,8 +1,32 @@
-"""Full float32 arithmetic for every path that checks exactness (TF32 off on GPUs), and inference compilation."""
+"""Full float32 arithmetic for every path that checks exactness (TF32 off on GPUs), the optional mixed-precision
+training policy, and inference compilation."""
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import keras
+
+from .config import PRECISIONS
+from .errors import UserError
+
+
+def check_precision(name: str) -> str:
+    if name not in PRECISIONS:
+        raise UserError(f"unknown --precision {name!r}: use one of {', '.join(PRECISIONS)}")
+    return name
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Layers created inside use the Keras dtype policy ``name``; the previous global policy comes back after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(check_precision(name))
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def use_full_float32() -> None:

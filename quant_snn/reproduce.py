@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .cli import repo_root, run_cli
+from .cli import add_parallel_flags, repo_root, run_cli
 from .config import QuantConfig, dataset_spec, parse_tag
 from .errors import UserError
 
@@ -49,6 +49,9 @@ class ReproduceConfig:
     seed: int = 0
     limit: int | None = None
     verbose: int = 2
+    distribute: bool = False
+    cpu_devices: int | None = None
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         dataset_spec(self.dataset)
@@ -69,7 +72,8 @@ def run_config(cfg: ReproduceConfig, quant: QuantConfig, **kwargs):
     from .train import RunConfig
 
     return RunConfig(dataset=cfg.dataset, quant=quant, data_dir=cfg.data_dir, output_dir=cfg.output_dir,
-                     batch_size=cfg.batch_size, seed=cfg.seed, verbose=cfg.verbose, **kwargs)
+                     batch_size=cfg.batch_size, seed=cfg.seed, verbose=cfg.verbose, distribute=cfg.distribute,
+                     cpu_devices=cfg.cpu_devices, precision=cfg.precision, **kwargs)
 
 
 def train_recipe(cfg: ReproduceConfig, quant: QuantConfig, data, performed: list[str]) -> None:
@@ -228,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--snn_batch_size", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="spiking runs on the first LIMIT test images only")
+    add_parallel_flags(parser)
     args = parser.parse_args(argv)
 
     def run() -> None:
@@ -238,8 +243,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = ReproduceConfig(
             dataset=args.dataset, configs=[c.strip() for c in args.configs.split(",") if c.strip()], noise=noise,
             epochs=args.epochs, data_dir=args.data_dir, output_dir=args.output_dir, batch_size=args.batch_size,
-            snn_batch_size=args.snn_batch_size, seed=args.seed, limit=args.limit,
+            snn_batch_size=args.snn_batch_size, seed=args.seed, limit=args.limit, distribute=args.distribute,
+            cpu_devices=args.cpu_devices, precision=args.precision,
         )
+        if args.cpu_devices:
+            from .distribute import request_cpu_devices
+
+            request_cpu_devices(args.cpu_devices)  # before Keras imports JAX
         performed = run_all(cfg)
         print("done: " + ("; ".join(performed) if performed else "nothing left to do"))
 

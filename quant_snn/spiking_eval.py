@@ -118,7 +118,8 @@ def simulate_batch(snn: SpikingNetwork, images: np.ndarray, time_steps: int):
         current = images if t == 0 else np.zeros_like(images)
         step_potential, spikes, fan_in = snn.model.predict_on_batch(current)
         potential = step_potential if potential is None else potential + step_potential
-        yield np.asarray(potential), [np.asarray(s) for s in spikes], [np.asarray(f) for f in fan_in]
+        to_numpy = keras.ops.convert_to_numpy
+        yield to_numpy(potential), [to_numpy(s) for s in spikes], [to_numpy(f) for f in fan_in]
 
 
 def run_spiking(cfg: SpikingRunConfig) -> dict:
@@ -137,7 +138,7 @@ def run_spiking(cfg: SpikingRunConfig) -> dict:
     for begin in range(0, len(x_test), cfg.batch_size):
         images = keras.ops.convert_to_numpy(preprocess_test(x_test[begin : begin + cfg.batch_size].astype(np.float32)))
         labels = y_test[begin : begin + cfg.batch_size]
-        ann_prediction = np.argmax(np.asarray(ann.predict_on_batch(images)), axis=1)
+        ann_prediction = np.argmax(keras.ops.convert_to_numpy(ann.predict_on_batch(images)), axis=1)
         for potential, spikes, fan_in in simulate_batch(snn, images, cfg.time_steps):
             spikes = np.array([np.rint(s).astype(np.int64).sum() for s in spikes])  # exact integers per image
             fan_in = np.array([np.rint(f).astype(np.int64).sum() for f in fan_in])

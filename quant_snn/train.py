@@ -15,9 +15,12 @@ from .augment import CifarPreprocess
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import QuantConfig, dataset_spec
 from .data import Cifar, load_cifar
+from .distribute import DataParallel, check_batch, data_parallel, single_device
 from .errors import UserError
 from .model import build_vgg
-from .weights import load_npz, save_npz
+from .precision import check_precision, dtype_policy
+from .seeding import set_seed
+from .weights import assign_params, load_npz, model_params, save_npz
 
 
 @dataclass
@@ -36,6 +39,9 @@ class RunConfig:
     seed: int = 0
     verbose: int | str = "auto"
     npz: Path | None = None  # inference only: evaluate this file instead of the run's own
+    distribute: bool = False  # data-parallel over all local devices
+    cpu_devices: int | None = None  # split the CPU into this many logical devices (try --distribute without GPUs)
+    precision: str = "float32"  # training compute precision; evaluation is always float32
 
     def __post_init__(self) -> None:
         dataset_spec(self.dataset)
@@ -47,6 +53,9 @@ class RunConfig:
             raise UserError(f"--epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise UserError(f"--batch_size must be at least 1, got {self.batch_size}")
+        check_precision(self.precision)
+        if self.cpu_devices is not None and self.cpu_devices < 1:
+            raise UserError(f"--cpu_devices must be at least 1, got {self.cpu_devices}")
         self.data_dir = Path(self.data_dir)
         self.output_dir = Path(self.output_dir)
 
@@ -68,13 +77,23 @@ class RunConfig:
 
     def describe(self) -> dict:
         """The JSON-able part stored in checkpoints."""
-        return {"dataset": self.dataset, "config": self.quant.tag, "batch_size": self.batch_size, "seed": self.seed}
+        return {"dataset": self.dataset, "config": self.quant.tag, "batch_size": self.batch_size, "seed": self.seed,
+                "precision": self.precision, "distribute": self.distribute}
 
 
-def build_training_model(n_classes: int, quant: QuantConfig, seed: int) -> tuple[keras.Model, keras.Model]:
-    """Return (pixels -> logits model with in-graph preprocessing, the VGG core that the npz describes)."""
-    core = build_vgg(n_classes, quant)
-    full = keras.Sequential([keras.Input((32, 32, 3), name="pixels"), CifarPreprocess(seed=seed), core], name="cifar")
+def build_training_model(
+    n_classes: int, quant: QuantConfig, seed: int, parallel: DataParallel | None = None, precision: str = "float32"
+) -> tuple[keras.Model, keras.Model]:
+    """Return (pixels -> logits model with in-graph preprocessing, the VGG core that the npz describes).
+
+    Build it inside ``parallel.scope()``. Preprocessing always runs in float32; ``precision`` applies to the core.
+    """
+    parallel = parallel or single_device()
+    preprocess = CifarPreprocess(seed=seed, dtype="float32")
+    preprocess.replica_context = parallel.replica_context
+    with dtype_policy(precision):
+        core = build_vgg(n_classes, quant, synchronized_batchnorm=parallel.synchronized_batchnorm)
+    full = keras.Sequential([keras.Input((32, 32, 3), name="pixels"), preprocess, core], name="cifar")
     return full, core
 
 
@@ -100,14 +119,31 @@ def write_history_csv(path: Path, history: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-class EpochCheckpoint(keras.callbacks.Callback):
-    """After every epoch: checkpoint, weights npz and CSV history, each replaced atomically."""
+class NpzTest:
+    """Test loss and accuracy of exactly what the npz holds: the ternary kernels and batch-norm statistics, in a
+    float32 twin of the training model. So the history's test accuracy is what ``--mode inference`` and the
+    spiking network start from, even where a weight sits on the ternary threshold (the training graph and an
+    eager call may then round the threshold's mean differently) or training ran in mixed precision."""
 
-    def __init__(self, cfg: RunConfig, core: keras.Model, history: list[dict]):
+    def __init__(self, twin: keras.Model, twin_core: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int):
+        self.twin, self.twin_core, self.x, self.y, self.batch_size = twin, twin_core, x, y, batch_size
+
+    def __call__(self, params: list[np.ndarray]) -> tuple[float, float]:
+        assign_params(self.twin_core, params)
+        loss, accuracy = self.twin.evaluate(self.x, self.y, batch_size=self.batch_size, verbose=0, return_dict=False)
+        return float(loss), float(accuracy)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch: test the npz's weights, then write checkpoint, weights npz and CSV history, each
+    replaced atomically."""
+
+    def __init__(self, cfg: RunConfig, core: keras.Model, history: list[dict], test: NpzTest):
         super().__init__()
         self.cfg = cfg
         self.core = core
         self.history = history
+        self.test = test
         self._start = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -115,13 +151,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        params = model_params(self.core)
+        test_loss, test_accuracy = self.test(params)
         row = {
             "epoch": epoch + 1,
-            "learning_rate": float(f"{float(np.asarray(self.model.optimizer.learning_rate)):.6g}"),
+            "learning_rate": float(f"{float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)):.6g}"),
             "loss": float(logs.get("loss", np.nan)),
             "accuracy": float(logs.get("accuracy", np.nan)),
-            "test_loss": float(logs.get("val_loss", np.nan)),
-            "test_accuracy": float(logs.get("val_accuracy", np.nan)),
+            "test_loss": test_loss,
+            "test_accuracy": test_accuracy,
             "seconds": round(time.perf_counter() - self._start, 2),
         }
         self.history.append(row)
@@ -150,9 +188,18 @@ def train(cfg: RunConfig, data: Cifar | None = None) -> list[dict]:
     """Train for ``cfg.epochs`` more epochs (from scratch or from the checkpoint); returns the whole history."""
     spec = dataset_spec(cfg.dataset)
     data = data or load_cifar(spec, cfg.data_dir)
+    parallel = data_parallel(cfg.cpu_devices) if cfg.distribute else single_device()
+    check_batch(cfg.batch_size, parallel, sizes=(len(data.x_train), len(data.x_test)))
+    if cfg.distribute:
+        print(f"data-parallel over {parallel.replicas} devices: {', '.join(parallel.devices)}")
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(cfg.seed)
-    model, core = build_training_model(spec.n_classes, cfg.quant, cfg.seed)
+    set_seed(cfg.seed)
+    with parallel.scope():
+        return _train(cfg, data, spec.n_classes, parallel)
+
+
+def _train(cfg: RunConfig, data: Cifar, n_classes: int, parallel: DataParallel) -> list[dict]:
+    model, core = build_training_model(n_classes, cfg.quant, cfg.seed, parallel, cfg.precision)
     optimizer = compile_model(model, cfg.learning_rate)
     start_epoch, history = 0, []
     if cfg.resume:
@@ -162,22 +209,23 @@ def train(cfg: RunConfig, data: Cifar | None = None) -> list[dict]:
             raise UserError(f"checkpoint {cfg.checkpoint_path} is for {saved['dataset']} {saved['config']}")
         start_epoch, history = int(state["epoch"]), list(state["history"])
         optimizer.learning_rate = cfg.learning_rate
-        keras.utils.set_random_seed(cfg.seed + start_epoch)  # fresh shuffles, not a replay of epoch 1
+        set_seed(cfg.seed + start_epoch)  # fresh shuffles, not a replay of epoch 1
         print(f"resuming {cfg.checkpoint_path} after epoch {start_epoch} with learning rate {cfg.learning_rate:g}")
     elif cfg.checkpoint_path.exists():
         previous = cfg.checkpoint_path.with_name(cfg.checkpoint_path.stem + ".prev.npz")
         os.replace(cfg.checkpoint_path, previous)
         print(f"starting from scratch (--resume False); the old checkpoint was kept as {previous}")
+    twin, twin_core = build_training_model(n_classes, cfg.quant, cfg.seed, parallel)
+    compile_model(twin, cfg.learning_rate)
+    test = NpzTest(twin, twin_core, _as_float(data.x_test), data.y_test, cfg.batch_size)
     model.fit(
         _as_float(data.x_train),
         data.y_train,
         batch_size=cfg.batch_size,
         epochs=start_epoch + cfg.epochs,
         initial_epoch=start_epoch,
-        validation_data=(_as_float(data.x_test), data.y_test),
-        validation_batch_size=cfg.batch_size,
         shuffle=True,
-        callbacks=[EpochCheckpoint(cfg, core, history)],
+        callbacks=[EpochCheckpoint(cfg, core, history, test)],
         verbose=cfg.verbose,
     )
     return history

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from .config import QuantConfig
@@ -38,10 +39,10 @@ def model_params(model) -> list[np.ndarray]:
     """The ``params`` list of the contract, taken from a model built by :func:`quant_snn.model.build_vgg`."""
     params: list[np.ndarray] = []
     for conv in conv_layers(model):
-        params.append(np.asarray(conv.quantized_kernel(), dtype=np.float32))
+        params.append(keras.ops.convert_to_numpy(conv.quantized_kernel()).astype(np.float32))
         bn = model.get_layer(bn_name(conv.name))
-        params.extend(np.asarray(getattr(bn, name), dtype=np.float32) for name in BN_ORDER)
-    params.append(np.asarray(model.get_layer("dense").kernel, dtype=np.float32))
+        params.extend(keras.ops.convert_to_numpy(getattr(bn, name)).astype(np.float32) for name in BN_ORDER)
+    params.append(keras.ops.convert_to_numpy(model.get_layer("dense").kernel).astype(np.float32))
     return params
 
 

@@ -22,14 +22,29 @@ def learnable_images(labels: np.ndarray, n_classes: int, rng: np.random.Generato
     return np.clip(images, 0, 255).astype(np.uint8)
 
 
-def write_dataset(spec: DatasetSpec, data_dir: Path, per_file: int = 20, test: int = 20, seed: int = 0) -> Path:
+def hue_images(labels: np.ndarray, n_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """Flat images whose hue encodes the class (angles 360/n_classes apart around the grey axis), plus noise.
+
+    Crops, flips, brightness, contrast and per-image standardization all keep the hue, so a network learns this
+    in one short epoch: a fair test of whether training works, not of how well."""
+    grey = np.ones(3) / np.sqrt(3)
+    e1 = np.array([1.0, -1.0, 0.0]) / np.sqrt(2)
+    e2 = np.cross(grey, e1)
+    angle = 2 * np.pi * labels / n_classes
+    colour = 128 + 70 * (np.cos(angle)[:, None] * e1 + np.sin(angle)[:, None] * e2)
+    images = colour[:, None, None, :] + rng.normal(0, 12, size=(len(labels), 32, 32, 3))
+    return np.clip(np.rint(images), 0, 255).astype(np.uint8)
+
+
+def write_dataset(spec: DatasetSpec, data_dir: Path, per_file: int = 20, test: int = 20, seed: int = 0,
+                  images=learnable_images) -> Path:
     """Write ``spec.folder`` under ``data_dir`` with ``per_file`` images per training file; returns the folder."""
     rng = np.random.default_rng(seed)
     folder = Path(data_dir) / spec.folder
     folder.mkdir(parents=True, exist_ok=True)
     for name, count in [(f, per_file) for f in spec.train_files] + [(f, test) for f in spec.test_files]:
         labels = rng.integers(0, spec.n_classes, size=count)
-        write_batch(folder / name, learnable_images(labels, spec.n_classes, rng), labels, spec.label_key)
+        write_batch(folder / name, images(labels, spec.n_classes, rng), labels, spec.label_key)
     return folder
 
 
@@ -41,4 +56,4 @@ def write_archive(spec: DatasetSpec, data_dir: Path, out: Path, **kwargs) -> Pat
     return out
 
 
-__all__ = ["write_dataset", "write_archive", "learnable_images"]
+__all__ = ["write_dataset", "write_archive", "learnable_images", "hue_images"]

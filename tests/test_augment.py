@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
 from quant_snn.augment import CifarPreprocess, _random_crop, augment, central_crop, preprocess_test, standardize
@@ -14,7 +15,7 @@ def images(n=16, seed=0, gray=False):
 def test_standardize_matches_per_image_definition():
     x = images(4)
     x[3] = 7.0  # constant image: std 0, the 1/sqrt(N) floor applies
-    out = np.asarray(standardize(x))
+    out = to_numpy(standardize(x))
     for i in range(3):
         np.testing.assert_allclose(out[i], (x[i] - x[i].mean()) / x[i].std(), rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(out[3], np.zeros_like(out[3]))
@@ -22,14 +23,14 @@ def test_standardize_matches_per_image_definition():
 
 def test_test_time_is_central_crop_then_standardize():
     x = images(3)
-    np.testing.assert_array_equal(np.asarray(central_crop(x)), x[:, 4:28, 4:28])
+    np.testing.assert_array_equal(to_numpy(central_crop(x)), x[:, 4:28, 4:28])
     layer = CifarPreprocess(seed=0)
-    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), np.asarray(preprocess_test(x)))
+    np.testing.assert_array_equal(to_numpy(layer(x, training=False)), to_numpy(preprocess_test(x)))
 
 
 def test_random_crop_windows_are_independent_and_in_bounds():
     x = images(32, seed=1)
-    out = np.asarray(_random_crop(x, 24, keras.random.SeedGenerator(3)))
+    out = to_numpy(_random_crop(x, 24, keras.random.SeedGenerator(3)))
     offsets = []
     for i in range(len(x)):
         found = [(t, l) for t in range(9) for l in range(9) if np.array_equal(out[i], x[i, t : t + 24, l : l + 24])]
@@ -42,7 +43,7 @@ def test_augmented_gray_image_is_a_standardized_crop_or_its_mirror():
     # brightness and contrast are affine per image when all channels are equal, so standardization undoes them
     x = images(24, seed=2, gray=True)
     layer = CifarPreprocess(seed=5)
-    out = np.asarray(layer(x, training=True))
+    out = to_numpy(layer(x, training=True))
     assert out.shape == (24, 24, 24, 3)
     flips = 0
     for i in range(len(x)):
@@ -50,7 +51,7 @@ def test_augmented_gray_image_is_a_standardized_crop_or_its_mirror():
             (t, l, flip): x[i, t : t + 24, l : l + 24][:, ::-1] if flip else x[i, t : t + 24, l : l + 24]
             for t in range(9) for l in range(9) for flip in (False, True)
         }
-        errors = {key: np.abs(np.asarray(standardize(c[None]))[0] - out[i]).max() for key, c in candidates.items()}
+        errors = {key: np.abs(to_numpy(standardize(c[None]))[0] - out[i]).max() for key, c in candidates.items()}
         best = min(errors, key=errors.get)
         assert errors[best] < 1e-3
         flips += best[2]
@@ -60,28 +61,28 @@ def test_augmented_gray_image_is_a_standardized_crop_or_its_mirror():
 def test_brightness_and_contrast_ranges():
     n = 400
     constant = np.full((n, 32, 32, 3), 100.0, np.float32)  # contrast has no effect on a flat image
-    shifted = np.asarray(augment(constant, keras.random.SeedGenerator(1)))[:, 0, 0, 0] - 100.0
+    shifted = to_numpy(augment(constant, keras.random.SeedGenerator(1)))[:, 0, 0, 0] - 100.0
     assert -63 <= shifted.min() < -50 and 50 < shifted.max() <= 63 and abs(shifted.mean()) < 8
     x = images(n, seed=3)
-    out = np.asarray(augment(x, keras.random.SeedGenerator(2)))
-    ratio = out.std(axis=(1, 2)) / np.asarray(central_crop(x)).std(axis=(1, 2))  # crop changes std a little
+    out = to_numpy(augment(x, keras.random.SeedGenerator(2)))
+    ratio = out.std(axis=(1, 2)) / to_numpy(central_crop(x)).std(axis=(1, 2))  # crop changes std a little
     assert 0.15 < ratio.min() < 0.35 and 1.6 < ratio.max() < 1.95 and 0.9 < ratio.mean() < 1.1
 
 
 def test_seeded_and_reproducible():
     x = images(8)
-    a = np.asarray(CifarPreprocess(seed=11)(x, training=True))
-    b = np.asarray(CifarPreprocess(seed=11)(x, training=True))
-    c = np.asarray(CifarPreprocess(seed=12)(x, training=True))
+    a = to_numpy(CifarPreprocess(seed=11)(x, training=True))
+    b = to_numpy(CifarPreprocess(seed=11)(x, training=True))
+    c = to_numpy(CifarPreprocess(seed=12)(x, training=True))
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     layer = CifarPreprocess(seed=11)
-    first, second = np.asarray(layer(x, training=True)), np.asarray(layer(x, training=True))
+    first, second = to_numpy(layer(x, training=True)), to_numpy(layer(x, training=True))
     assert not np.array_equal(first, second)  # a fresh draw every batch
 
 
 @pytest.mark.parametrize("training", [True, False])
 def test_output_statistics(training):
-    out = np.asarray(CifarPreprocess(seed=0)(images(10), training=training))
+    out = to_numpy(CifarPreprocess(seed=0)(images(10), training=training))
     np.testing.assert_allclose(out.mean(axis=(1, 2, 3)), 0, atol=1e-4)
     np.testing.assert_allclose(out.std(axis=(1, 2, 3)), 1, atol=1e-3)

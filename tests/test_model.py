@@ -1,10 +1,13 @@
+import keras
 import numpy as np
+from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
 from quant_snn.config import FP32, QuantConfig
 from quant_snn.layers import QuantConv2D
 from quant_snn.model import VGG_CONVS, build_vgg, conv_layers
 from quant_snn.quantizers import ActivationQuantizer
+from quant_snn.train import build_training_model
 
 
 @pytest.mark.parametrize("n_classes,count", [(10, 5_079_232), (100, 5_125_312)])
@@ -33,7 +36,7 @@ def test_only_conv0_to_conv10_are_ternary_and_activations_are_quantized():
     import keras
 
     probe = keras.Model(model.input, quantizers[4].output)
-    values = np.asarray(probe(x))
+    values = to_numpy(probe(x))
     assert np.isin(values, [0.0, 0.5, 1.0, 1.5, 2.0]).all()
 
 
@@ -42,3 +45,15 @@ def test_fp32_network_has_no_quantization():
     assert not any(isinstance(layer, ActivationQuantizer) for layer in model.layers)
     assert all(layer.kernel_quantizer is None for layer in model.layers if isinstance(layer, QuantConv2D))
     assert model.count_params() == 5_079_232
+
+
+def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_scores():
+    model, core = build_training_model(10, QuantConfig(1, 2), seed=0, precision="mixed_bfloat16")
+    assert core.get_layer("conv3").compute_dtype == "bfloat16"
+    assert core.get_layer("quant3").compute_dtype == "bfloat16"
+    assert core.get_layer("dense").compute_dtype == "float32" and model.layers[0].compute_dtype == "float32"
+    assert {v.dtype for v in model.variables if v.dtype.startswith("float")} == {"float32"}
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    assert keras.backend.standardize_dtype(model(x).dtype) == "float32"
+    fresh, fresh_core = build_training_model(10, QuantConfig(1, 2), seed=0)  # the policy does not leak
+    assert fresh_core.get_layer("conv3").compute_dtype == "float32"

@@ -7,6 +7,7 @@ import sys
 import time
 
 import numpy as np
+from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
 from conftest import REPO, script_env
@@ -62,8 +63,8 @@ def test_resume_restores_optimizer_state(tmp_path, cifar10_dir):
     from quant_snn.checkpoint import load_checkpoint
 
     state = load_checkpoint(cfg.checkpoint_path, model, optimizer)
-    assert state["epoch"] == 1 and int(np.asarray(optimizer.iterations)) == 2  # 40 images, batch 20
-    assert any(np.abs(np.asarray(v)).sum() > 0 for v in optimizer.variables[2:])  # Adam moments came back
+    assert state["epoch"] == 1 and int(to_numpy(optimizer.iterations)) == 2  # 40 images, batch 20
+    assert any(np.abs(to_numpy(v)).sum() > 0 for v in optimizer.variables[2:])  # Adam moments came back
 
 
 def test_resume_without_checkpoint_and_mismatched_checkpoint(tmp_path, cifar10_dir):

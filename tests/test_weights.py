@@ -1,4 +1,5 @@
 import numpy as np
+from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
 from quant_snn.config import FP32, QuantConfig
@@ -32,7 +33,7 @@ def test_npz_contract_order_and_ternary_values(tmp_path, trained_like):
     assert params[0].shape == (3, 3, 3, 64) and not np.isin(params[0], (-1, 0, 1)).all()  # conv00 stays float
     bn00 = trained_like.get_layer("bn00")
     for offset, name in enumerate(("beta", "gamma", "moving_mean", "moving_variance"), start=1):
-        np.testing.assert_array_equal(params[offset], np.asarray(getattr(bn00, name)))
+        np.testing.assert_array_equal(params[offset], to_numpy(getattr(bn00, name)))
     for i, spec in enumerate(VGG_CONVS[1:], start=1):
         kernel = params[5 * i]
         assert kernel.shape[-1] == spec.filters and np.isin(kernel, (-1.0, 0.0, 1.0)).all()
@@ -47,7 +48,7 @@ def test_round_trip_gives_the_same_network(tmp_path, trained_like):
     info = load_npz(path, fresh, dataset="cifar10", quant=K1B2)
     assert info.epochs == 3 and info.quant == K1B2 and info.test_accuracy is None
     x = np.random.default_rng(1).normal(size=(4, 24, 24, 3)).astype(np.float32)
-    np.testing.assert_array_equal(np.asarray(fresh(x)), np.asarray(trained_like(x)))
+    np.testing.assert_array_equal(to_numpy(fresh(x)), to_numpy(trained_like(x)))
     for a, b in zip(model_params(fresh), model_params(trained_like)):
         np.testing.assert_array_equal(a, b)
 

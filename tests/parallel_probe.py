@@ -1,0 +1,31 @@
+"""Train one epoch with ``quant_snn.train.train`` on 1 or N devices and save the initial variables beside the
+checkpoint, so that a test can compare the weight updates of the two runs.
+
+    KERAS_BACKEND=jax python parallel_probe.py DATA_DIR OUT_DIR DEVICES CONFIG
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from quant_snn.distribute import request_cpu_devices  # noqa: E402 (no Keras import yet)
+
+if __name__ == "__main__":
+    data_dir, out_dir, devices, tag = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    if devices > 1:
+        request_cpu_devices(devices)  # before Keras imports JAX
+    import keras
+    import numpy as np
+
+    from quant_snn.config import parse_tag
+    from quant_snn.seeding import set_seed
+    from quant_snn.train import RunConfig, build_training_model, train
+
+    cfg = RunConfig(dataset="cifar10", quant=parse_tag(tag), data_dir=data_dir, output_dir=out_dir, epochs=1,
+                    batch_size=20, verbose=0, seed=7, distribute=devices > 1, cpu_devices=devices if devices > 1 else None)
+    history = train(cfg)
+    set_seed(cfg.seed)  # the same draws as train() made: the initial variables
+    model, _ = build_training_model(10, cfg.quant, cfg.seed)
+    np.savez(out_dir / "init.npz", *[keras.ops.convert_to_numpy(v) for v in model.variables])
+    print(f"test accuracy {history[-1]['test_accuracy']}")
