@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, script_env
-from quant_snn.config import CIFAR10
+from quant_snn.config import CIFAR10, parse_tag
+from quant_snn.train import build_training_model
 from synthetic import write_dataset
 
 QUANT = "CIFAR10/Quant_VGG_CIFAR10.py"
@@ -22,33 +23,33 @@ def probe(backend, data_dir, out_dir, devices, tag):
 
 
 def weight_updates(out_dir, tag):
+    """The trainable variables' change over the run, as one vector (batch-norm moving statistics left out: in the
+    quantized network their large updates would drown the weights')."""
+    model, _ = build_training_model(10, parse_tag(tag), seed=0)
+    trainable = [v.trainable for v in model.variables]
     with np.load(out_dir / "init.npz") as f:
         init = [f[key] for key in f.files]
     with np.load(out_dir / f"checkpoint_model_cifar_10_{tag}.npz") as f:
         trained = [f[key] for key in sorted(k for k in f.files if k.startswith("model_"))]
-    assert len(init) == len(trained)
-    return np.concatenate([(t - i).ravel() for i, t in zip(init, trained) if i.dtype.kind == "f"])
+    assert len(init) == len(trained) == len(trainable)
+    return np.concatenate([(t - i).ravel() for i, t, keep in zip(init, trained, trainable) if keep])
 
 
 # Two devices split each global batch; with batch norm synchronized over replicas and per-image augmentation
-# draws taken from the global batch, the update is the one-device update up to float rounding. Measured here:
-# relative difference 0.03 (TensorFlow, FP32); without synchronized batch norm 0.39, with the same augmentation
-# draws on both replicas 0.48. (FP32 and k1B2 both pass on both backends; the suite runs k1B2 to save time.)
+# draws taken from the global batch, the update is the one-device update up to float rounding. Measured here
+# (relative L2 difference of the trainable variables' update after one epoch): k1B2 below 5e-5 on TensorFlow and
+# JAX (past conv00 the quantized network's sums are exact, so their order does not matter), FP32 0.018
+# (TensorFlow) and 0.085 (JAX); k1B2 on TensorFlow without synchronized batch norm 1.38, with both replicas
+# sharing augmentation draws 1.38. The suite runs k1B2.
 UPDATE_TOLERANCE = 0.1
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_two_devices_update_like_one(tmp_path, cifar10_dir, backend, tag="k1B2"):
-    one = weight_updates(_run(backend, cifar10_dir, tmp_path / "one", 1, tag), tag)
-    two_dir = tmp_path / "two"
-    assert "data-parallel over 2 devices" in probe(backend, cifar10_dir, two_dir, 2, tag)
-    two = weight_updates(two_dir, tag)
+    probe(backend, cifar10_dir, tmp_path / "one", 1, tag)
+    assert "data-parallel over 2 devices" in probe(backend, cifar10_dir, tmp_path / "two", 2, tag)
+    one, two = weight_updates(tmp_path / "one", tag), weight_updates(tmp_path / "two", tag)
     assert np.linalg.norm(two - one) / np.linalg.norm(one) < UPDATE_TOLERANCE
-
-
-def _run(backend, data_dir, out_dir, devices, tag):
-    probe(backend, data_dir, out_dir, devices, tag)
-    return out_dir
 
 
 def cli(*args, backend="tensorflow"):

@@ -57,3 +57,15 @@ def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_scores(
     assert keras.backend.standardize_dtype(model(x).dtype) == "float32"
     fresh, fresh_core = build_training_model(10, QuantConfig(1, 2), seed=0)  # the policy does not leak
     assert fresh_core.get_layer("conv3").compute_dtype == "float32"
+
+
+def test_set_seed_fixes_the_initial_weights_on_every_backend():
+    from quant_snn.seeding import set_seed
+
+    weights = []
+    for seed in (3, 3, 4):
+        set_seed(seed)
+        weights.append(build_vgg(10, QuantConfig(1, 2)).get_layer("conv3").kernel)
+    first, again, other = (to_numpy(w) for w in weights)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
