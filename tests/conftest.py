@@ -9,6 +9,7 @@ import pytest
 
 from quant_snn.config import CIFAR10, CIFAR100
 from quant_snn.data import ORIGIN_ENV
+from quant_snn.seeding import set_seed
 from synthetic import write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,6 +21,13 @@ def no_downloads(monkeypatch, tmp_path_factory):
     empty = tmp_path_factory.mktemp("no-mirror")
     monkeypatch.setenv(ORIGIN_ENV, empty.as_uri())
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    """Every test starts from the same global seeds, whatever ran before it in its process (pytest-xdist spreads
+    the tests over workers, so the order differs between runs)."""
+    set_seed(0)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import pytest
 from conftest import REPO, script_env
 from quant_snn.config import FP32, QuantConfig
 from quant_snn.model import build_vgg
+from quant_snn.seeding import set_seed
 from quant_snn.weights import model_params, save_npz
 
 
@@ -19,6 +20,7 @@ def run(script, *args):
 
 
 def random_model(quant, n_classes=10, seed=0):
+    set_seed(seed)  # module fixtures run before the per-test seeding
     model = build_vgg(n_classes, quant)
     rng = np.random.default_rng(seed)
     for layer in model.layers:
