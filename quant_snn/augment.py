@@ -51,8 +51,11 @@ def _per_image(draw, n, replicas):
 def _random_crop(x, size: int, seed, replicas=None):
     n = ops.shape(x)[0]
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]
-    top = _per_image(lambda m: keras.random.randint((m, 1), 0, height - size + 1, seed=seed, dtype="int32"), n, replicas)
-    left = _per_image(lambda m: keras.random.randint((m, 1), 0, width - size + 1, seed=seed, dtype="int32"), n, replicas)
+
+    def offsets(high):
+        return _per_image(lambda m: keras.random.randint((m, 1), 0, high, seed=seed, dtype="int32"), n, replicas)
+
+    top, left = offsets(height - size + 1), offsets(width - size + 1)
     rows = top + ops.arange(size, dtype="int32")[None, :]
     rows = rows[:, :, None, None] + ops.zeros((1, 1, width, channels), dtype="int32")
     x = ops.take_along_axis(x, rows, axis=1)

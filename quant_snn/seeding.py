@@ -2,7 +2,8 @@
 
 ``keras.utils.set_random_seed`` also seeds TensorFlow whenever it is installed, which imports it (seconds of
 start-up and, on a GPU, a second framework beside the one that trains). Off TensorFlow we do the same steps
-ourselves, minus that one.
+ourselves, minus that one, through Keras's internal global seed state (``keras.src``, not public API:
+tests/test_model.py checks on every backend that a seed fixes the initial weights).
 """
 
 from __future__ import annotations

@@ -113,12 +113,12 @@ def simulate_batch(snn: SpikingNetwork, images: np.ndarray, time_steps: int):
     The input current is the image at t = 0 and zero afterwards (the original's multi-step behaviour); the
     output layer's potential accumulates over time.
     """
+    to_numpy = keras.ops.convert_to_numpy
     potential = None
     for t in range(time_steps):
         current = images if t == 0 else np.zeros_like(images)
         step_potential, spikes, fan_in = snn.model.predict_on_batch(current)
         potential = step_potential if potential is None else potential + step_potential
-        to_numpy = keras.ops.convert_to_numpy
         yield to_numpy(potential), [to_numpy(s) for s in spikes], [to_numpy(f) for f in fan_in]
 
 

@@ -86,3 +86,13 @@ def test_output_statistics(training):
     out = to_numpy(CifarPreprocess(seed=0)(images(10), training=training))
     np.testing.assert_allclose(out.mean(axis=(1, 2, 3)), 0, atol=1e-4)
     np.testing.assert_allclose(out.std(axis=(1, 2, 3)), 1, atol=1e-3)
+
+
+def test_replicas_split_the_global_batch_draws():
+    """Under tf.distribute each replica augments its part of the batch; together they equal one device's result."""
+    x = images(6)
+    whole = to_numpy(augment(x, keras.random.SeedGenerator(5)))
+    parts = [to_numpy(augment(x[i * 3 : (i + 1) * 3], keras.random.SeedGenerator(5), replicas=(i, 2))) for i in (0, 1)]
+    np.testing.assert_allclose(np.concatenate(parts), whole, rtol=1e-6, atol=1e-4)
+    shared = to_numpy(augment(x[3:], keras.random.SeedGenerator(5)))  # what replica 1 drew before the fix
+    assert not np.allclose(shared, parts[1], atol=1e-2)
