@@ -170,7 +170,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         )
         save_npz(
             cfg.npz_path, self.core, dataset=cfg.dataset, quant=cfg.quant, epochs=epoch + 1,
-            test_accuracy=row["test_accuracy"],
+            test_accuracy=row["test_accuracy"], params=params,  # the very arrays just tested
         )
         write_history_csv(cfg.history_path, self.history)
         print(

@@ -74,9 +74,11 @@ def save_npz(
     quant: QuantConfig,
     epochs: int,
     test_accuracy: float | None,
+    params: list[np.ndarray] | None = None,
 ) -> None:
-    """Save ``model`` in the contract's format plus metadata keys."""
-    params = model_params(model)
+    """Save ``model`` in the contract's format plus metadata keys (``params``: its :func:`model_params`, when the
+    caller already has them)."""
+    params = model_params(model) if params is None else params
     packed = np.empty(len(params), dtype=object)
     for i, p in enumerate(params):
         packed[i] = p
