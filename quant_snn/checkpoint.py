@@ -55,13 +55,22 @@ def load_checkpoint(path: str | os.PathLike, model, optimizer) -> dict:
     return state
 
 
+def checkpoint_state(path: str | os.PathLike) -> dict:
+    """The ``{"epoch", "config", "history"}`` record of a checkpoint, without loading its arrays."""
+    path = Path(path)
+    try:
+        with np.load(path) as f:
+            return json.loads(str(f["state"][()]))
+    except Exception as exc:
+        raise UserError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from None
+
+
 def checkpoint_epoch(path: str | os.PathLike) -> int:
     """Finished epochs recorded in a checkpoint (0 when there is none)."""
     path = Path(path)
     if not path.is_file():
         return 0
     try:
-        with np.load(path) as f:
-            return int(json.loads(str(f["state"][()]))["epoch"])
-    except Exception as exc:
+        return int(checkpoint_state(path)["epoch"])
+    except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from None

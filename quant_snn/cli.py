@@ -71,16 +71,51 @@ def add_parallel_flags(parser: argparse.ArgumentParser) -> None:
                         help="training compute precision (default float32); evaluation is always float32")
 
 
+def add_recipe_flags(parser: argparse.ArgumentParser, init: bool = True) -> None:
+    from .optim import OPTIMIZERS
+    from .recipes import RECIPES
+    from .schedules import SCHEDULES
+
+    parser.add_argument("--recipe", choices=tuple(RECIPES), default="original",
+                        help="original (default: Adam, constant rate) or fast (fills in the flags below that "
+                             "are not given, and prints them)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="adam (default) or sgd (Nesterov 0.9)")
+    parser.add_argument("--schedule", choices=SCHEDULES, default=None,
+                        help="learning rate per step: constant (default), cosine or onecycle over --epochs")
+    parser.add_argument("--warmup_epochs", type=float, default=None, help="cosine/onecycle linear warm-up (epochs)")
+    parser.add_argument("--weight_decay", type=float, default=None,
+                        help="decoupled weight decay per step, times the learning rate (default 0)")
+    parser.add_argument("--label_smoothing", type=float, default=None, help="label smoothing (default 0)")
+    if init:
+        parser.add_argument("--init_npz", type=Path, default=None,
+                            help="start a new run from this weights file (e.g. a trained FP32 npz for a quantized run)")
+
+
+def recipe_settings(args: argparse.Namespace) -> dict:
+    """The recipe's flags completed by the ones given; printed when a named recipe other than the original is used."""
+    from .recipes import expand_recipe, recipe_flags
+
+    keys = ("optimizer", "schedule", "learning_rate", "epochs", "warmup_epochs", "weight_decay", "label_smoothing")
+    values = expand_recipe(args.recipe, {key: getattr(args, key) for key in keys})
+    if args.recipe != "original":
+        print(f"--recipe {args.recipe}: {recipe_flags(values)}", flush=True)
+    return values
+
+
 def training_parser(dataset: str, quantized: bool, script_path: str) -> argparse.ArgumentParser:
     kind = "quantized (ternary weights, k/B activations)" if quantized else "full-precision"
     parser = argparse.ArgumentParser(description=f"Train or evaluate the {kind} VGG-Net on {dataset.upper()}.")
     if quantized:
         add_quant_flags(parser)
     parser.add_argument("--resume", type=literal_bool, default=False, help="continue from the checkpoint (True/False)")
-    parser.add_argument("--learning_rate", type=float, default=0.001, help="Adam learning rate (default 0.001)")
+    parser.add_argument("--learning_rate", type=float, default=None,
+                        help="learning rate, the peak of a decaying schedule (default 0.001)")
     parser.add_argument("--mode", choices=("training", "inference"), default="training",
                         help="training, or inference: print the saved model's test loss and accuracy")
-    parser.add_argument("--epochs", type=int, default=200, help="epochs to train in this run (default 200)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="constant schedule: epochs to train in this run (default 200); cosine/onecycle: the "
+                             "schedule's length, which a resumed run finishes")
+    add_recipe_flags(parser)
     parser.add_argument("--batch_size", type=int, default=200, help="batch size (default 200)")
     parser.add_argument("--output_dir", type=Path, default=Path(script_path).resolve().parent,
                         help="where checkpoint, weights npz and history go (default: this script's folder)")
@@ -112,6 +147,7 @@ def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequenc
         from .config import FP32, QuantConfig
 
         quant = QuantConfig(args.k, args.B) if quantized else FP32
+        recipe = recipe_settings(args)
         if args.cpu_devices:
             from .distribute import request_cpu_devices
 
@@ -120,9 +156,9 @@ def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequenc
 
         cfg = RunConfig(
             dataset=dataset, quant=quant, data_dir=args.data_dir, output_dir=args.output_dir, mode=args.mode,
-            resume=args.resume, learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size,
-            seed=args.seed, verbose=args.verbose, npz=args.npz, distribute=args.distribute,
-            cpu_devices=args.cpu_devices, precision=args.precision,
+            resume=args.resume, batch_size=args.batch_size, seed=args.seed, verbose=args.verbose, npz=args.npz,
+            distribute=args.distribute, cpu_devices=args.cpu_devices, precision=args.precision,
+            init_npz=args.init_npz, **recipe,
         )
         if cfg.mode == "inference":
             loss, accuracy = evaluate(cfg)

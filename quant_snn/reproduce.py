@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .cli import add_parallel_flags, repo_root, run_cli
+from .cli import add_parallel_flags, add_recipe_flags, literal_bool, repo_root, run_cli
 from .config import QuantConfig, dataset_spec, parse_tag
 from .errors import UserError
 
 REPO = repo_root(__file__)
 DEFAULT_CONFIGS = "fp32,k0B1,k0B2,k1B2"
-PHASE_RATES = (1e-3, 1e-4)
+TRAINING_FLAGS = ("optimizer", "schedule", "learning_rate", "warmup_epochs", "weight_decay", "label_smoothing")
 
 
 def dataset_folder(dataset: str) -> str:
@@ -52,16 +52,35 @@ class ReproduceConfig:
     distribute: bool = False
     cpu_devices: int | None = None
     precision: str = "float32"
+    recipe: str = "original"
+    training: dict = field(default_factory=dict)  # flags given on the command line (None where left out)
+    train_only: bool = False
+    noise_configs: list[str] | None = None  # noisy SNN runs only for these (default: every quantized one)
+    trained_on: str | None = None  # where training ran, when not on this machine (written into the results)
 
     def __post_init__(self) -> None:
+        from .recipes import expand_recipe
+
         dataset_spec(self.dataset)
+        settings = expand_recipe(self.recipe, {**self.training, "epochs": None})
+        settings.pop("epochs")
+        self.settings = settings  # optimizer, schedule, learning_rate, warmup_epochs, weight_decay, label_smoothing
         self.quants = {tag: parse_tag(tag) for tag in self.configs}
         if self.epochs < 1:
             raise UserError(f"--epochs must be at least 1, got {self.epochs}")
         if any(not 0 <= p < 1 for p in self.noise):
             raise UserError("--noise ratios must be in [0, 1)")
+        unknown = sorted(set(self.noise_configs or ()) - set(self.configs))
+        if unknown:
+            raise UserError(f"--noise_configs {','.join(unknown)} not among --configs {','.join(self.configs)}")
         self.output_dir = Path(self.output_dir or REPO / dataset_folder(self.dataset))
         self.data_dir = Path(self.data_dir)
+
+    def noise_for(self, tag: str) -> list[float]:
+        """Noise ratios of the spiking runs of ``tag`` (always 0; the noisy ones if chosen for it)."""
+        if self.noise_configs is None or tag in self.noise_configs:
+            return self.noise
+        return [p for p in self.noise if p == 0]
 
     @property
     def results_path(self) -> Path:
@@ -71,24 +90,46 @@ class ReproduceConfig:
 def run_config(cfg: ReproduceConfig, quant: QuantConfig, **kwargs):
     from .train import RunConfig
 
+    settings = {**cfg.settings, **kwargs}
     return RunConfig(dataset=cfg.dataset, quant=quant, data_dir=cfg.data_dir, output_dir=cfg.output_dir,
                      batch_size=cfg.batch_size, seed=cfg.seed, verbose=cfg.verbose, distribute=cfg.distribute,
-                     cpu_devices=cfg.cpu_devices, precision=cfg.precision, **kwargs)
+                     cpu_devices=cfg.cpu_devices, precision=cfg.precision, **settings)
+
+
+def finished_epochs(run) -> int:
+    """Epochs already trained: the checkpoint's, or, where only the weights came back (a run on another machine),
+    the npz's own record."""
+    from .checkpoint import checkpoint_epoch
+    from .weights import read_npz
+
+    if run.checkpoint_path.is_file():
+        return checkpoint_epoch(run.checkpoint_path)
+    if run.npz_path.is_file():
+        return read_npz(run.npz_path)[1].epochs or 0
+    return 0
 
 
 def train_recipe(cfg: ReproduceConfig, quant: QuantConfig, data, performed: list[str]) -> None:
-    """Bring the configuration to ``cfg.epochs`` epochs: phase 1 at lr 1e-3 up to half, phase 2 at 1e-4."""
-    from .checkpoint import checkpoint_epoch
+    """Bring the configuration to ``cfg.epochs`` epochs. Constant schedule (the original recipe): phase 1 at the
+    learning rate up to half, phase 2 at a tenth of it. Cosine / onecycle: one schedule over all the epochs."""
     from .train import train
 
-    boundary = math.ceil(cfg.epochs / 2)
-    done = checkpoint_epoch(run_config(cfg, quant).checkpoint_path)
+    done = finished_epochs(run_config(cfg, quant, epochs=cfg.epochs))
     if done >= cfg.epochs:
-        print(f"== train {quant.tag}: checkpoint has {done} epochs, reused", flush=True)
-    for end, rate in ((boundary, PHASE_RATES[0]), (cfg.epochs, PHASE_RATES[1])):
+        print(f"== train {quant.tag}: {done} epochs already trained, reused", flush=True)
+        return
+    if cfg.settings["schedule"] != "constant":
+        print(f"== train {quant.tag}: epochs {done + 1}..{cfg.epochs}, {run_config(cfg, quant, epochs=cfg.epochs).flags()}",
+              flush=True)
+        train(run_config(cfg, quant, resume=done > 0, epochs=cfg.epochs), data)
+        performed.append(f"train {quant.tag} {done + 1}-{cfg.epochs}")
+        return
+    boundary = math.ceil(cfg.epochs / 2)
+    rate = cfg.settings["learning_rate"]
+    for end, phase_rate in ((boundary, rate), (cfg.epochs, rate / 10)):
         if done < end:
-            print(f"== train {quant.tag}: epochs {done + 1}..{end} at learning rate {rate:g}", flush=True)
-            train(run_config(cfg, quant, resume=done > 0, learning_rate=rate, epochs=end - done), data)
+            print(f"== train {quant.tag}: epochs {done + 1}..{end} at learning rate {phase_rate:g}", flush=True)
+            train(run_config(cfg, quant, resume=done > 0, learning_rate=phase_rate, epochs=end - done), data)
             performed.append(f"train {quant.tag} {done + 1}-{end}")
             done = end
 
@@ -126,12 +167,14 @@ def run_all(cfg: ReproduceConfig) -> list[str]:
     performed: list[str] = []
     for quant in cfg.quants.values():
         train_recipe(cfg, quant, data, performed)
+    if cfg.train_only:
+        return performed
     images = len(data.x_test[: cfg.limit])
     for tag, quant in cfg.quants.items():
         if not quant.quantized:
             continue
         epochs = read_npz(run_config(cfg, quant).npz_path)[1].epochs
-        for noise in cfg.noise:
+        for noise in cfg.noise_for(tag):
             snn_cfg = spiking_config(cfg, quant, noise)
             if spiking_is_current(cfg, snn_cfg, epochs, images):
                 print(f"== spiking {tag} noise {noise:g}: done, kept {snn_cfg.log_dir}", flush=True)
@@ -153,8 +196,44 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.2f}%"
 
 
+def _repo_relative(path: Path) -> str:
+    """Paths inside the repository are written relative to it, so no machine's folder lands in a results file."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO)) or "."
+    except ValueError:
+        return Path(path).name
+
+
+def data_source(cfg: ReproduceConfig) -> str:
+    """The official archives extract with a file that the converted copies do not write (readme.html, file.txt~)."""
+    folder = cfg.data_dir / dataset_spec(cfg.dataset).folder
+    marker = "readme.html" if cfg.dataset == "cifar10" else "file.txt~"
+    if (folder / marker).is_file():
+        return "the official archive"
+    if cfg.dataset == "cifar10":
+        return "a converted copy, not the official archive (here: the JPEG-recompressed CIFAR-10, see README_VGG.md)"
+    return "a converted copy, not the official archive (here: the lossless CIFAR-100 copy, see README_VGG.md)"
+
+
+def schedule_text(training: dict | None, epochs: int | None) -> str:
+    """One cell saying how a configuration was trained (from the npz's own record)."""
+    if training is None:
+        return "not recorded"
+    if training.get("schedule", "constant") == "constant":
+        return f"{training.get('optimizer', 'adam')} constant (original recipe: lr 1e-3, then 1e-4 from half-way)"
+    text = (f"{training['optimizer']} {training['schedule']} peak {training['learning_rate']:g}, "
+            f"warm-up {training['warmup_epochs']:g}, {training['epochs']} epochs")
+    if training.get("weight_decay"):
+        text += f", wd {training['weight_decay']:g}"
+    if training.get("label_smoothing"):
+        text += f", ls {training['label_smoothing']:g}"
+    return text
+
+
 def provenance(cfg: ReproduceConfig) -> list[str]:
     import keras
+
+    from .recipes import recipe_flags
 
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
@@ -162,17 +241,25 @@ def provenance(cfg: ReproduceConfig) -> list[str]:
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     command = (f"python -m quant_snn.reproduce --dataset {cfg.dataset} --configs {','.join(cfg.configs)} "
-               f"--noise {','.join(f'{p:g}' for p in cfg.noise)} --epochs {cfg.epochs}"
+               + (f"--recipe {cfg.recipe} " if cfg.recipe != "original" else "")
+               + f"--noise {','.join(f'{p:g}' for p in cfg.noise)} --epochs {cfg.epochs}"
+               + (f" --noise_configs {','.join(cfg.noise_configs)}" if cfg.noise_configs is not None else "")
                + (f" --limit {cfg.limit}" if cfg.limit else ""))
+    if cfg.settings["schedule"] == "constant":
+        schedule = (f"the first {math.ceil(cfg.epochs / 2)} epochs at lr {cfg.settings['learning_rate']:g}, the rest "
+                    f"at a tenth of it ({recipe_flags(cfg.settings)})")
+    else:
+        schedule = f"recipe {cfg.recipe}: {recipe_flags({**cfg.settings, 'epochs': cfg.epochs})}"
     return [
         f"- command: `{command}`",
         f"- code: commit {commit}; Keras {keras.__version__} on the {keras.backend.backend()} backend, "
         f"Python {platform.python_version()}",
-        f"- data: `{cfg.data_dir}`",
-        f"- machine: {platform.machine()}, {os.cpu_count()} CPUs; date {datetime.date.today().isoformat()}",
-        f"- schedule: the first {math.ceil(cfg.epochs / 2)} epochs at lr 1e-3, the rest at 1e-4; batch "
-        f"{cfg.batch_size}; seed {cfg.seed}. A checkpoint that already had the epochs was reused as it was "
-        "(its epochs are in the table).",
+        f"- data: `{_repo_relative(cfg.data_dir)}`, {data_source(cfg)}",
+        f"- machine (spiking runs, and training unless said below): {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"date {datetime.date.today().isoformat()}",
+    ] + ([f"- training ran on: {cfg.trained_on}"] if cfg.trained_on else []) + [
+        f"- schedule: {schedule}; batch {cfg.batch_size}; seed {cfg.seed}. Weights that already had the epochs were "
+        "reused as they were (the table's schedule column is each npz's own record).",
     ]
 
 
@@ -181,17 +268,18 @@ def write_results(cfg: ReproduceConfig) -> None:
     from .weights import read_npz
 
     noisy = [p for p in cfg.noise if p > 0]
-    header = ["configuration", "epochs", "ANN", "SNN", "time steps", "SNN/ANN differing images", "spikes / image",
+    header = ["configuration", "schedule", "epochs", "ANN", "SNN", "time steps", "SNN/ANN differing images", "spikes / image",
               "SOPs / image"] + [f"SNN {p:g} noise" for p in noisy] + ["paper ANN", "paper SNN"] + [
               f"paper SNN {p:g} noise" for p in noisy]
     rows = []
     for tag, quant in cfg.quants.items():
         info = read_npz(run_config(cfg, quant).npz_path)[1]
         clean = load_stats(spiking_config(cfg, quant, 0.0).log_dir) if quant.quantized else None
-        noise_acc = [load_stats(spiking_config(cfg, quant, p).log_dir) if quant.quantized else None for p in noisy]
+        noise_acc = [load_stats(spiking_config(cfg, quant, p).log_dir) if quant.quantized and p in cfg.noise_for(tag)
+                     else None for p in noisy]
         images = clean["config"]["images"] if clean else None
         rows.append([
-            tag, str(info.epochs),
+            tag, schedule_text(info.training, info.epochs), str(info.epochs),
             _pct(clean["ann_accuracy"] if clean else info.test_accuracy),
             _pct(clean["snn_accuracy"]) if clean else "n/a",
             "1" if clean else "",
@@ -225,14 +313,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dataset", choices=("cifar10", "cifar100"), default="cifar10")
     parser.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"comma-separated (default {DEFAULT_CONFIGS})")
     parser.add_argument("--noise", default="0,0.1,0.2", help="noise ratios for the SNN runs (default 0,0.1,0.2)")
-    parser.add_argument("--epochs", type=int, default=400, help="total epochs per configuration (default 400)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="total epochs per configuration (default: 400 for the original recipe, 40 for fast)")
     parser.add_argument("--data_dir", type=Path, default=REPO / "data")
     parser.add_argument("--output_dir", type=Path, default=None, help="default: the dataset folder (CIFAR10/)")
     parser.add_argument("--batch_size", type=int, default=200)
     parser.add_argument("--snn_batch_size", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="spiking runs on the first LIMIT test images only")
+    parser.add_argument("--noise_configs", default=None,
+                        help="comma-separated configurations that get the noisy SNN runs (default: all quantized)")
+    parser.add_argument("--trained_on", default=None,
+                        help="where the reused weights were trained, when not here (a line in the results file)")
+    parser.add_argument("--train_only", type=literal_bool, default=False, help="stop after training (True/False)")
     add_parallel_flags(parser)
+    add_recipe_flags(parser, init=False)
+    parser.add_argument("--learning_rate", type=float, default=None,
+                        help="learning rate (original: 0.001 for the first half, a tenth after; else the peak)")
+    parser.set_defaults(epochs=None)
     args = parser.parse_args(argv)
 
     def run() -> None:
@@ -240,9 +338,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             noise = [float(p) for p in args.noise.split(",") if p.strip()]
         except ValueError:
             raise UserError(f"--noise takes comma-separated numbers, got {args.noise!r}") from None
+        from .recipes import RECIPES
+
+        given = {key: getattr(args, key) for key in TRAINING_FLAGS}
+        epochs = args.epochs or (400 if args.recipe == "original" else int(RECIPES[args.recipe]["epochs"]))
         cfg = ReproduceConfig(
             dataset=args.dataset, configs=[c.strip() for c in args.configs.split(",") if c.strip()], noise=noise,
-            epochs=args.epochs, data_dir=args.data_dir, output_dir=args.output_dir, batch_size=args.batch_size,
+            epochs=epochs, recipe=args.recipe, training=given, train_only=args.train_only,
+            noise_configs=None if args.noise_configs is None else [
+                c.strip() for c in args.noise_configs.split(",") if c.strip()],
+            trained_on=args.trained_on, data_dir=args.data_dir, output_dir=args.output_dir, batch_size=args.batch_size,
             snn_batch_size=args.snn_batch_size, seed=args.seed, limit=args.limit, distribute=args.distribute,
             cpu_devices=args.cpu_devices, precision=args.precision,
         )

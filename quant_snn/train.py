@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -12,15 +13,17 @@ import keras
 import numpy as np
 
 from .augment import CifarPreprocess
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_state, load_checkpoint, save_checkpoint
 from .config import QuantConfig, dataset_spec
 from .data import Cifar, load_cifar
 from .distribute import DataParallel, check_batch, data_parallel, single_device
 from .errors import UserError
 from .model import build_vgg
+from .optim import check_optimizer, make_loss, make_optimizer
 from .precision import check_precision, dtype_policy
+from .schedules import StepSchedule, check_schedule
 from .seeding import set_seed
-from .weights import assign_params, load_npz, model_params, save_npz
+from .weights import assign_params, expected_shapes, load_npz, model_params, read_npz, save_npz
 
 
 @dataclass
@@ -42,6 +45,12 @@ class RunConfig:
     distribute: bool = False  # data-parallel over all local devices
     cpu_devices: int | None = None  # split the CPU into this many logical devices (try --distribute without GPUs)
     precision: str = "float32"  # training compute precision; evaluation is always float32
+    optimizer: str = "adam"  # adam (the original) or sgd (Nesterov momentum 0.9)
+    schedule: str = "constant"  # constant (the original), cosine or onecycle, per step over the whole --epochs
+    warmup_epochs: float = 0.0  # cosine / onecycle: epochs of linear warm-up
+    weight_decay: float = 0.0  # decoupled weight decay (not on batch-norm scales and offsets)
+    label_smoothing: float = 0.0
+    init_npz: Path | None = None  # start a new run from these weights (e.g. a trained FP32 npz)
 
     def __post_init__(self) -> None:
         dataset_spec(self.dataset)
@@ -54,6 +63,14 @@ class RunConfig:
         if self.batch_size < 1:
             raise UserError(f"--batch_size must be at least 1, got {self.batch_size}")
         check_precision(self.precision)
+        check_optimizer(self.optimizer, self.weight_decay, self.label_smoothing)
+        check_schedule(self.schedule, self.learning_rate, 1 << 30, 0)
+        if not self.warmup_epochs >= 0 or (self.schedule != "constant" and self.warmup_epochs >= self.epochs):
+            raise UserError(f"--warmup_epochs must be from 0 to less than --epochs, got {self.warmup_epochs}")
+        if self.schedule == "constant" and self.warmup_epochs:
+            raise UserError("--warmup_epochs needs --schedule cosine or onecycle")
+        if self.init_npz is not None and self.resume:
+            raise UserError("--init_npz starts a new run: it cannot be combined with --resume True")
         if self.cpu_devices is not None and self.cpu_devices < 1:
             raise UserError(f"--cpu_devices must be at least 1, got {self.cpu_devices}")
         self.data_dir = Path(self.data_dir)
@@ -78,7 +95,28 @@ class RunConfig:
     def describe(self) -> dict:
         """The JSON-able part stored in checkpoints."""
         return {"dataset": self.dataset, "config": self.quant.tag, "batch_size": self.batch_size, "seed": self.seed,
-                "precision": self.precision, "distribute": self.distribute}
+                "precision": self.precision, "distribute": self.distribute, "training": self.training()}
+
+    @property
+    def scheduled(self) -> bool:
+        """A decaying schedule spans the whole of ``--epochs``; a resumed run finishes it."""
+        return self.schedule != "constant"
+
+    def training(self) -> dict:
+        """The optimisation settings a resumed run must share with the checkpoint (for a constant schedule the
+        learning rate may change: the original recipe's second phase)."""
+        return {"optimizer": self.optimizer, "schedule": self.schedule, "weight_decay": self.weight_decay,
+                "label_smoothing": self.label_smoothing,
+                **({"learning_rate": self.learning_rate, "epochs": self.epochs, "warmup_epochs": self.warmup_epochs}
+                   if self.scheduled else {})}
+
+    def flags(self) -> str:
+        """The command-line flags of these settings (printed, and written into the results)."""
+        text = f"--optimizer {self.optimizer} --schedule {self.schedule} --learning_rate {self.learning_rate:g}"
+        if self.scheduled:
+            text += f" --epochs {self.epochs} --warmup_epochs {self.warmup_epochs:g}"
+        text += f" --weight_decay {self.weight_decay:g} --label_smoothing {self.label_smoothing:g}"
+        return text + (f" --init_npz {self.init_npz}" if self.init_npz else "")
 
 
 def build_training_model(
@@ -97,14 +135,38 @@ def build_training_model(
     return full, core
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> keras.optimizers.Optimizer:
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return optimizer
+def compile_model(
+    model: keras.Model, learning_rate, optimizer: str = "adam", weight_decay: float = 0.0, label_smoothing: float = 0.0
+) -> keras.optimizers.Optimizer:
+    """Compile with the run's optimizer and loss; the defaults are the original's Adam and cross-entropy."""
+    opt = make_optimizer(optimizer, learning_rate, weight_decay)
+    model.compile(optimizer=opt, loss=make_loss(label_smoothing), metrics=["accuracy"])
+    return opt
+
+
+def learning_rate_for(cfg: RunConfig, train_size: int):
+    """A float for the constant schedule (the original's optimizer exactly), else the per-step schedule."""
+    if not cfg.scheduled:
+        return cfg.learning_rate
+    steps = math.ceil(train_size / cfg.batch_size)
+    return StepSchedule(cfg.schedule, cfg.learning_rate, cfg.epochs * steps, round(cfg.warmup_epochs * steps))
+
+
+def init_from_npz(cfg: RunConfig, core: keras.Model) -> None:
+    """Load any VGG-Net npz of the same shapes (FP32 into a quantized net: the kernels become its latent weights)."""
+    params, info = read_npz(cfg.init_npz)
+    if info.dataset is not None and info.dataset != cfg.dataset:
+        raise UserError(f"--init_npz {cfg.init_npz} was trained on {info.dataset}, not {cfg.dataset}")
+    shapes = expected_shapes(core)
+    got = [p.shape for p in params]
+    if got != shapes:
+        where = next((i for i, (a, b) in enumerate(zip(got, shapes)) if a != b), min(len(got), len(shapes)))
+        raise UserError(f"--init_npz {cfg.init_npz} does not fit this VGG-Net: {len(got)} arrays, params[{where}] "
+                        f"has shape {got[where] if where < len(got) else 'none'}, expected "
+                        f"{shapes[where] if where < len(shapes) else 'none'}")
+    assign_params(core, params)
+    print(f"initialised from {cfg.init_npz} ({info.quant.tag if info.quant else 'original format'}, "
+          f"{info.epochs if info.epochs is not None else '?'} epochs)")
 
 
 HISTORY_FIELDS = ("epoch", "learning_rate", "loss", "accuracy", "test_loss", "test_accuracy", "seconds")
@@ -171,6 +233,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         save_npz(
             cfg.npz_path, self.core, dataset=cfg.dataset, quant=cfg.quant, epochs=epoch + 1,
             test_accuracy=row["test_accuracy"], params=params,  # the very arrays just tested
+            training=cfg.training(),
         )
         write_history_csv(cfg.history_path, self.history)
         print(
@@ -200,35 +263,58 @@ def train(cfg: RunConfig, data: Cifar | None = None) -> list[dict]:
 
 def _train(cfg: RunConfig, data: Cifar, n_classes: int, parallel: DataParallel) -> list[dict]:
     model, core = build_training_model(n_classes, cfg.quant, cfg.seed, parallel, cfg.precision)
-    optimizer = compile_model(model, cfg.learning_rate)
+    optimizer = compile_model(model, learning_rate_for(cfg, len(data.x_train)), cfg.optimizer, cfg.weight_decay,
+                              cfg.label_smoothing)
     start_epoch, history = 0, []
     if cfg.resume:
+        if cfg.checkpoint_path.is_file():  # the settings first: another optimizer also has other variables
+            check_resumable(cfg, checkpoint_state(cfg.checkpoint_path).get("config", {}))
         state = load_checkpoint(cfg.checkpoint_path, model, optimizer)
-        saved = state["config"]
-        if (saved["dataset"], saved["config"]) != (cfg.dataset, cfg.quant.tag):
-            raise UserError(f"checkpoint {cfg.checkpoint_path} is for {saved['dataset']} {saved['config']}")
         start_epoch, history = int(state["epoch"]), list(state["history"])
-        optimizer.learning_rate = cfg.learning_rate
+        if not cfg.scheduled:
+            optimizer.learning_rate = cfg.learning_rate
+        elif start_epoch >= cfg.epochs:
+            raise UserError(f"checkpoint {cfg.checkpoint_path} has finished the {cfg.epochs}-epoch {cfg.schedule} "
+                            "schedule; nothing left to train")
         set_seed(cfg.seed + start_epoch)  # fresh shuffles, not a replay of epoch 1
-        print(f"resuming {cfg.checkpoint_path} after epoch {start_epoch} with learning rate {cfg.learning_rate:g}")
+        print(f"resuming {cfg.checkpoint_path} after epoch {start_epoch} with learning rate "
+              + (f"{cfg.learning_rate:g}" if not cfg.scheduled else f"schedule {cfg.flags()}"))
     elif cfg.checkpoint_path.exists():
         previous = cfg.checkpoint_path.with_name(cfg.checkpoint_path.stem + ".prev.npz")
         os.replace(cfg.checkpoint_path, previous)
         print(f"starting from scratch (--resume False); the old checkpoint was kept as {previous}")
+    if cfg.init_npz is not None:
+        init_from_npz(cfg, core)
     twin, twin_core = build_training_model(n_classes, cfg.quant, cfg.seed, parallel)
-    compile_model(twin, cfg.learning_rate)
+    compile_model(twin, cfg.learning_rate)  # plain cross-entropy: test losses compare across recipes
     test = NpzTest(twin, twin_core, _as_float(data.x_test), data.y_test, cfg.batch_size)
+    end_epoch = cfg.epochs if cfg.scheduled else start_epoch + cfg.epochs
     model.fit(
         _as_float(data.x_train),
         data.y_train,
         batch_size=cfg.batch_size,
-        epochs=start_epoch + cfg.epochs,
+        epochs=end_epoch,
         initial_epoch=start_epoch,
         shuffle=True,
         callbacks=[EpochCheckpoint(cfg, core, history, test)],
         verbose=cfg.verbose,
     )
     return history
+
+
+def check_resumable(cfg: RunConfig, saved: dict) -> None:
+    """Refuse a checkpoint of another dataset, configuration or optimisation settings, in one line."""
+    if (saved.get("dataset"), saved.get("config")) != (cfg.dataset, cfg.quant.tag):
+        raise UserError(f"checkpoint {cfg.checkpoint_path} is for {saved.get('dataset')} {saved.get('config')}")
+    saved_training = saved.get("training", RunConfig(cfg.dataset, cfg.quant, cfg.data_dir, cfg.output_dir).training())
+    if saved_training != cfg.training():
+        raise UserError(f"checkpoint {cfg.checkpoint_path} was trained with {_flags(saved_training)}: resume "
+                        "with the same flags (or start anew with --resume False)")
+
+
+def _flags(training: dict) -> str:
+    return " ".join(f"--{key} {value:g}" if isinstance(value, float) else f"--{key} {value}"
+                    for key, value in training.items())
 
 
 def evaluate(cfg: RunConfig, data: Cifar | None = None) -> tuple[float, float]:

@@ -9,6 +9,7 @@ full shape check.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ class NpzInfo:
     n_classes: int | None
     epochs: int | None
     test_accuracy: float | None
+    training: dict | None = None  # optimizer, schedule, ... of the run that wrote it (see RunConfig.training)
 
 
 def model_params(model) -> list[np.ndarray]:
@@ -75,6 +77,7 @@ def save_npz(
     epochs: int,
     test_accuracy: float | None,
     params: list[np.ndarray] | None = None,
+    training: dict | None = None,
 ) -> None:
     """Save ``model`` in the contract's format plus metadata keys (``params``: its :func:`model_params`, when the
     caller already has them)."""
@@ -93,6 +96,7 @@ def save_npz(
         n_classes=np.int64(params[-1].shape[1]),
         epochs=np.int64(epochs),
         test_accuracy=np.float64(np.nan if test_accuracy is None else test_accuracy),
+        **({"training": np.str_(json.dumps(training))} if training is not None else {}),
     )
 
 
@@ -121,8 +125,17 @@ def read_npz(path: str | os.PathLike) -> tuple[list[np.ndarray], NpzInfo]:
         n_classes=int(meta["n_classes"]) if "n_classes" in meta else None,
         epochs=int(meta["epochs"]) if "epochs" in meta else None,
         test_accuracy=None if accuracy is None or np.isnan(accuracy) else float(accuracy),
+        training=_training(meta.get("training")),
     )
     return params, info
+
+
+def _training(text) -> dict | None:
+    try:
+        value = json.loads(str(text)) if text is not None else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def check_npz(
