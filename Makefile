@@ -3,7 +3,7 @@
 # make train   - only train k1B2 for EPOCHS epochs with the original's script
 # make test    - set up .venv and run the test suite on the TensorFlow, JAX and PyTorch backends (what .ci/run calls)
 # make bench   - training and spiking throughput benchmarks
-# make gpu-prep - fill .gpu/ for bench/gpu_recipe.sh on a lent GPU machine
+# make gpu-prep - Keras wheels into .gpu/ for bench/gpu_campaign.sh on a lent GPU machine
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -47,12 +47,11 @@ bench: setup
 	$(PY) bench/train_throughput.py
 	$(PY) bench/snn_throughput.py
 
-# Fill the git-ignored .gpu/ for bench/gpu_recipe.sh on a lent GPU machine (JAX there, no TensorFlow or Keras):
-# the shared CIFAR-10 JPEG bundle, its converter, and Keras with the two packages that image lacks, for Python 3.12.
-SHARED ?= ../shared
+# Put into the git-ignored .gpu/, for bench/gpu_campaign.sh on a lent GPU machine (JAX there, no TensorFlow or
+# Keras), Keras and the two packages that image lacks, as Python 3.12 wheels. The CIFAR-10 bundle and its converter
+# (cifar10_jpeg.npz, cifar10_from_jpeg.py) are copied into .gpu/ by hand: they are not part of this repository.
 gpu-prep: setup
 	mkdir -p .gpu
-	cp $(SHARED)/data/cifar10_jpeg.npz $(SHARED)/tools/cifar10_from_jpeg.py .gpu/
 	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 		--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .gpu \
 		keras==$$($(PY) -c "import importlib.metadata as m; print(m.version('keras'))") namex optree

@@ -239,3 +239,23 @@ def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str]
             print(f"saved {path}")
 
     return run_cli(main)
+
+
+def curves_main(dataset: str, script_path: str, argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``figs/training.py``: per-epoch test accuracy from the dataset folder's ``histories/``."""
+    here = Path(script_path).resolve().parent
+    parser = argparse.ArgumentParser(description=f"Plot per-epoch test accuracy of {dataset.upper()} training runs.")
+    parser.add_argument("--histories", type=Path, default=here.parent / "histories",
+                        help="folder of {config}_{recipe}.csv histories (default: ../histories)")
+    parser.add_argument("--figs_dir", type=Path, default=here, help="where training.png goes (default: here)")
+    parser.add_argument("--focus", default="k1B2", help="configuration whose recipes are compared (default k1B2)")
+    parser.add_argument("--recipe", default="fast", help="recipe shown across configurations (default fast)")
+    args = parser.parse_args(argv)
+
+    def main() -> None:
+        from .curves import training_figure
+
+        for path in training_figure(args.histories, args.figs_dir, args.focus, args.recipe):
+            print(f"saved {path}")
+
+    return run_cli(main)

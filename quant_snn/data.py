@@ -35,7 +35,7 @@ class Cifar:
 def _how_to_fix(spec: DatasetSpec, folder: Path) -> str:
     return (
         f"delete {folder} and run again to download {spec.archive} from {spec.url}"
-        + (", or rebuild it with: python ../shared/tools/cifar10_from_jpeg.py --out data/" if spec.name == "cifar10" else "")
+        + ", or rewrite it with the converter it came from (data/README.md)"
     )
 
 

@@ -1,0 +1,67 @@
+"""Per-epoch test accuracy from training histories: one recipe against another, one recipe across configurations.
+
+Reads ``histories/{config}_{recipe}.csv`` (copies of the ``history_*.csv`` that training writes, e.g.
+``k1B2_fast.csv``, ``k1B2_original.csv``) and saves ``training.png`` / ``.svg``: on the left every recipe of the
+configuration ``focus``, on the right every configuration trained with the recipe ``recipe``.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .errors import UserError  # noqa: E402
+
+
+def read_history(path: Path) -> tuple[list[int], list[float]]:
+    """Epochs and test accuracies of one history CSV."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        return [int(r["epoch"]) for r in rows], [float(r["test_accuracy"]) for r in rows]
+    except (OSError, KeyError, ValueError) as exc:
+        raise UserError(f"history {path} cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def split_name(path: Path) -> tuple[str, str]:
+    """``k1B2_adam_cosine.csv`` -> (``k1B2``, ``adam_cosine``)."""
+    config, _, recipe = path.stem.partition("_")
+    return config, recipe or "?"
+
+
+def training_figure(histories: Path, figs_dir: Path, focus: str = "k1B2", recipe: str = "fast") -> list[Path]:
+    files = sorted(Path(histories).glob("*.csv"))
+    if not files:
+        raise UserError(f"no history CSVs in {histories}: copy training's history_*.csv there as "
+                        "{config}_{recipe}.csv (e.g. k1B2_fast.csv)")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for path in files:
+        config, name = split_name(path)
+        epochs, accuracy = read_history(path)
+        percent = [100 * a for a in accuracy]
+        if config == focus:
+            left.plot(epochs, percent, label=f"{name} ({len(epochs)} ep: {percent[-1]:.2f}%)",
+                      linewidth=2.2 if name == recipe else 1.0)
+        if name == recipe:
+            right.plot(epochs, percent, label=f"{config} ({percent[-1]:.2f}%)")
+    left.set_title(f"{focus}: test accuracy per epoch, by recipe")
+    right.set_title(f"recipe {recipe}: test accuracy per epoch, by configuration")
+    for ax in (left, right):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylim(40, 95)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    left.set_xscale("log")
+    figs_dir = Path(figs_dir)
+    paths = [figs_dir / "training.png", figs_dir / "training.svg"]
+    fig.tight_layout()
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return paths

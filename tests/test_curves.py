@@ -1,0 +1,44 @@
+"""Training-curve figure from history CSVs: drawn from what the files hold, refusals in one line."""
+
+import pytest
+
+from conftest import REPO
+from quant_snn.curves import read_history, split_name, training_figure
+from quant_snn.errors import UserError
+from quant_snn.train import write_history_csv
+
+
+def rows(accuracies):
+    return [{"epoch": i + 1, "learning_rate": 1e-3, "loss": 1.0, "accuracy": 0.5, "test_loss": 1.0,
+             "test_accuracy": a, "seconds": 1.0} for i, a in enumerate(accuracies)]
+
+
+def test_training_figure_from_histories(tmp_path):
+    histories = tmp_path / "histories"
+    histories.mkdir()
+    write_history_csv(histories / "k1B2_fast.csv", rows([0.5, 0.7, 0.8]))
+    write_history_csv(histories / "k1B2_original.csv", rows([0.4, 0.6]))
+    write_history_csv(histories / "fp32_fast.csv", rows([0.6, 0.8, 0.85]))
+    assert read_history(histories / "k1B2_fast.csv") == ([1, 2, 3], [0.5, 0.7, 0.8])
+    assert split_name(histories / "k1B2_adam_cosine.csv") == ("k1B2", "adam_cosine")
+    paths = training_figure(histories, tmp_path)
+    assert [p.name for p in paths] == ["training.png", "training.svg"]
+    svg = paths[1].read_text()
+    assert "original (2 ep: 60.00%)" in svg and "fp32 (85.00%)" in svg  # legends come from the files' last rows
+
+
+def test_training_figure_refusals(tmp_path):
+    with pytest.raises(UserError, match="no history CSVs"):
+        training_figure(tmp_path, tmp_path)
+    (tmp_path / "k1B2_fast.csv").write_text("epoch,loss\n1,2\n")
+    with pytest.raises(UserError, match="cannot be read"):
+        training_figure(tmp_path, tmp_path)
+
+
+def test_committed_histories_plot():
+    histories = REPO / "CIFAR10" / "histories"
+    if not any(histories.glob("*.csv")):
+        pytest.skip("no committed CIFAR-10 histories")
+    for path in histories.glob("*.csv"):
+        epochs, accuracy = read_history(path)
+        assert epochs == list(range(1, len(epochs) + 1)) and all(0 <= a <= 1 for a in accuracy)
