@@ -30,8 +30,10 @@ train: setup
 	$(PY) CIFAR10/Quant_VGG_CIFAR10.py --k 1 --B 2 --epochs $(EPOCHS) --data_dir $(DATA_DIR)
 
 # The whole suite on TensorFlow (it also runs every script on JAX and PyTorch in subprocesses), then the model
-# core's unit tests (quantizers, augmentation, model, weights, the spiking simulator's exactness) on JAX and PyTorch.
-CORE_TESTS := tests/test_quantizers.py tests/test_augment.py tests/test_model.py tests/test_weights.py tests/test_spiking.py
+# core's unit tests (quantizers, augmentation, model, weights, the spiking simulator's exactness, schedules, optimizers
+# and losses, the float32 switch) on JAX and PyTorch.
+CORE_TESTS := tests/test_quantizers.py tests/test_augment.py tests/test_model.py tests/test_weights.py tests/test_spiking.py \
+	tests/test_schedules.py tests/test_optim.py tests/test_precision.py
 
 # Two pytest workers (most tests wait on a subprocess or a single-threaded import); a file stays on one worker so
 # that its module fixtures are built once.
