@@ -26,6 +26,7 @@ from typing import Sequence
 from .cli import add_parallel_flags, add_recipe_flags, literal_bool, repo_root, run_cli
 from .config import QuantConfig, dataset_spec, parse_tag
 from .errors import UserError
+from .paths import repo_relative
 
 REPO = repo_root(__file__)
 DEFAULT_CONFIGS = "fp32,k0B1,k0B2,k1B2"
@@ -196,14 +197,6 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.2f}%"
 
 
-def _repo_relative(path: Path) -> str:
-    """Paths inside the repository are written relative to it, so no machine's folder lands in a results file."""
-    try:
-        return str(Path(path).resolve().relative_to(REPO)) or "."
-    except ValueError:
-        return Path(path).name
-
-
 def data_source(cfg: ReproduceConfig) -> str:
     """The official archives extract with a file that the converted copies do not write (readme.html, file.txt~)."""
     folder = cfg.data_dir / dataset_spec(cfg.dataset).folder
@@ -254,7 +247,7 @@ def provenance(cfg: ReproduceConfig) -> list[str]:
         f"- command: `{command}`",
         f"- code: commit {commit}; Keras {keras.__version__} on the {keras.backend.backend()} backend, "
         f"Python {platform.python_version()}",
-        f"- data: `{_repo_relative(cfg.data_dir)}`, {data_source(cfg)}",
+        f"- data: `{repo_relative(cfg.data_dir)}`, {data_source(cfg)}",
         f"- machine (spiking runs, and training unless said below): {platform.machine()}, {os.cpu_count()} CPUs; "
         f"date {datetime.date.today().isoformat()}",
     ] + ([f"- training ran on: {cfg.trained_on}"] if cfg.trained_on else []) + [

@@ -20,6 +20,7 @@ import numpy as np
 from .config import QuantConfig
 from .errors import UserError
 from .model import bn_name, conv_layers
+from .safe_npz import UnsafeNpz, load_safe_npz
 
 FORMAT_VERSION = 1
 BN_ORDER = ("beta", "gamma", "moving_mean", "moving_variance")
@@ -106,15 +107,18 @@ def read_npz(path: str | os.PathLike) -> tuple[list[np.ndarray], NpzInfo]:
     if not path.is_file():
         raise UserError(f"weights file {path} not found: train first (Quant_VGG_*.py / FP32_VGG_*.py) or pass --npz")
     try:
-        with np.load(path, allow_pickle=True) as f:
-            if "params" not in f.files:
-                raise UserError(f"weights file {path} has no 'params' entry (keys: {', '.join(f.files)})")
-            params = [np.asarray(p, dtype=np.float32) for p in f["params"]]
-            meta = {key: f[key][()] for key in f.files if key != "params"}
-    except UserError:
-        raise
+        arrays = load_safe_npz(path)
+    except UnsafeNpz as exc:
+        raise UserError(f"weights file {path} refused: {exc} (it could run code when loaded)") from None
     except Exception as exc:
         raise UserError(f"weights file {path} cannot be read ({type(exc).__name__}: {exc})") from None
+    if "params" not in arrays:
+        raise UserError(f"weights file {path} has no 'params' entry (keys: {', '.join(arrays)})")
+    try:
+        params = [np.asarray(p, dtype=np.float32) for p in arrays["params"]]
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"weights file {path} cannot be read ({type(exc).__name__}: {exc})") from None
+    meta = {key: value[()] for key, value in arrays.items() if key != "params"}
     quant = None
     if "quantized" in meta:
         quant = QuantConfig(int(meta["k"]), float(meta["B"])) if bool(meta["quantized"]) else QuantConfig(None, None)

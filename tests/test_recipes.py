@@ -71,22 +71,18 @@ def expected_rates(epochs, peak=0.01, total=3, warmup=1, name="cosine"):
             for e in range(1, epochs + 1)]
 
 
-def test_scheduled_run_follows_the_schedule_per_step(tmp_path, cifar10_dir):
-    history = train(run_config(tmp_path, cifar10_dir, **COSINE))
-    assert [row["epoch"] for row in history] == [1, 2, 3]  # --epochs is the schedule's length
-    assert learning_rates(history) == expected_rates(3)
-
-
-def test_onecycle_sgd_run(tmp_path, cifar10_dir):
-    cfg = run_config(tmp_path, cifar10_dir, optimizer="sgd", schedule="onecycle", learning_rate=0.05, epochs=3,
+def test_onecycle_sgd_run_follows_the_schedule_per_step(tmp_path, cifar10_dir):
+    cfg = run_config(tmp_path, cifar10_dir, optimizer="sgd", schedule="onecycle", learning_rate=0.05, epochs=2,
                      warmup_epochs=1.0, weight_decay=5e-4, label_smoothing=0.1)
     history = train(cfg)
-    assert learning_rates(history) == expected_rates(3, peak=0.05, name="onecycle")
+    assert learning_rates(history) == expected_rates(2, peak=0.05, total=2, name="onecycle")
     assert np.isfinite(history[-1]["loss"])
 
 
 def test_resume_mid_schedule_continues_the_same_curve(tmp_path, cifar10_dir, monkeypatch):
     whole = train(run_config(tmp_path / "whole", cifar10_dir, **COSINE))
+    assert [row["epoch"] for row in whole] == [1, 2, 3]  # --epochs is the schedule's length
+    assert learning_rates(whole) == expected_rates(3)  # per step, as the formula says
     original_end = train_module.EpochCheckpoint.on_epoch_end
 
     def interrupted(self, epoch, logs=None):
@@ -98,6 +94,10 @@ def test_resume_mid_schedule_continues_the_same_curve(tmp_path, cifar10_dir, mon
     with pytest.raises(KeyboardInterrupt):
         train(run_config(tmp_path / "cut", cifar10_dir, **COSINE))
     monkeypatch.setattr(train_module.EpochCheckpoint, "on_epoch_end", original_end)
+    with pytest.raises(UserError, match="was trained with .*--schedule cosine.*resume with the same flags"):
+        train(run_config(tmp_path / "cut", cifar10_dir, resume=True, **{**COSINE, "epochs": 4}))
+    with pytest.raises(UserError, match="resume with the same flags"):
+        train(run_config(tmp_path / "cut", cifar10_dir, resume=True, epochs=1))  # constant Adam onto cosine
     resumed = train(run_config(tmp_path / "cut", cifar10_dir, resume=True, **COSINE))
     assert [row["epoch"] for row in resumed] == [1, 2, 3]
     assert learning_rates(resumed) == pytest.approx(learning_rates(whole), abs=1e-9)
@@ -105,14 +105,6 @@ def test_resume_mid_schedule_continues_the_same_curve(tmp_path, cifar10_dir, mon
         assert [int(row["epoch"]) for row in csv.DictReader(f)] == [1, 2, 3]
     with pytest.raises(UserError, match="finished the 3-epoch cosine schedule"):
         train(run_config(tmp_path / "cut", cifar10_dir, resume=True, **COSINE))
-
-
-def test_resume_with_other_schedule_flags_is_refused(tmp_path, cifar10_dir):
-    train(run_config(tmp_path, cifar10_dir, **{**COSINE, "epochs": 2}))
-    with pytest.raises(UserError, match="was trained with .*--schedule cosine.*resume with the same flags"):
-        train(run_config(tmp_path, cifar10_dir, resume=True, **{**COSINE, "epochs": 4}))
-    with pytest.raises(UserError, match="resume with the same flags"):
-        train(run_config(tmp_path, cifar10_dir, resume=True, epochs=1))  # constant Adam onto a cosine checkpoint
 
 
 def save_core(path, n_classes, quant, dataset="cifar10"):

@@ -47,7 +47,8 @@ def test_resumes_after_interruptions_and_redoes_nothing(tmp_path, cifar10_dir, m
         rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == [1, 2] and [float(r["learning_rate"]) for r in rows] == [1e-3, 1e-4]
     rows = [line for line in table.splitlines() if line.startswith("| fp32") or line.startswith("| k0B1")]
-    assert rows[0].split(" | ")[1] == "2" and "n/a" in rows[0]
+    assert rows[0].split(" | ")[1].startswith("adam constant (original recipe")  # the npz's own record
+    assert rows[0].split(" | ")[2] == "2" and "n/a" in rows[0]
     assert " of 20 |" in rows[1] and "89.12%" in rows[1]  # our figures beside the paper's, in its own column
     for name in ("accuracy", "sparsity", "sops", "firing_rates", "noise"):
         assert (out / "figs" / f"{name}.png").is_file() and f"figs/{name}.png" in table
@@ -61,4 +62,5 @@ def test_command_line_and_bad_input(tmp_path, cifar10_dir, capsys):
                  str(cifar10_dir), "--output_dir", str(tmp_path), "--batch_size", "20"]) == 0
     out = capsys.readouterr().out
     assert "done: train k1B2 1-1; spiking k1B2 noise 0" in out
-    assert "| k1B2 | 1 |" in (tmp_path / "RESULTS_CIFAR10.md").read_text()
+    assert "| k1B2 | adam constant (original recipe: lr 1e-3, then 1e-4 from half-way) | 1 |" in (
+        tmp_path / "RESULTS_CIFAR10.md").read_text()

@@ -42,11 +42,12 @@ def test_script_trains_then_evaluates(request, tmp_path, script, data, flags, np
 
 
 def test_default_output_dir_is_the_script_folder_and_data_dir_is_repo_data():
-    from quant_snn.cli import training_parser
+    from quant_snn.cli import recipe_settings, training_parser
 
     args = training_parser("cifar10", True, str(REPO / "CIFAR10" / "Quant_VGG_CIFAR10.py")).parse_args([])
     assert args.output_dir == REPO / "CIFAR10" and args.data_dir == REPO / "data"
-    assert (args.k, args.B, args.resume, args.learning_rate, args.mode, args.epochs, args.batch_size) == (
+    settings = recipe_settings(args)  # the original recipe fills in what the command line leaves out
+    assert (args.k, args.B, args.resume, settings["learning_rate"], args.mode, settings["epochs"], args.batch_size) == (
         1, 2.0, False, 0.001, "training", 200, 200)
 
 
