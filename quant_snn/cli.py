@@ -108,6 +108,9 @@ def training_parser(dataset: str, quantized: bool, script_path: str) -> argparse
     if quantized:
         add_quant_flags(parser)
     parser.add_argument("--resume", type=literal_bool, default=False, help="continue from the checkpoint (True/False)")
+    parser.add_argument("--overwrite", type=literal_bool, default=False,
+                        help="with --resume False over an earlier run: move its files into a time-stamped folder "
+                             "and start anew (default False: refuse)")
     parser.add_argument("--learning_rate", type=float, default=None,
                         help="learning rate, the peak of a decaying schedule (default 0.001)")
     parser.add_argument("--mode", choices=("training", "inference"), default="training",
@@ -158,7 +161,7 @@ def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequenc
             dataset=dataset, quant=quant, data_dir=args.data_dir, output_dir=args.output_dir, mode=args.mode,
             resume=args.resume, batch_size=args.batch_size, seed=args.seed, verbose=args.verbose, npz=args.npz,
             distribute=args.distribute, cpu_devices=args.cpu_devices, precision=args.precision,
-            init_npz=args.init_npz, **recipe,
+            init_npz=args.init_npz, overwrite=args.overwrite, **recipe,
         )
         if cfg.mode == "inference":
             loss, accuracy = evaluate(cfg)

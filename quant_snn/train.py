@@ -51,6 +51,7 @@ class RunConfig:
     weight_decay: float = 0.0  # decoupled weight decay (not on batch-norm scales and offsets)
     label_smoothing: float = 0.0
     init_npz: Path | None = None  # start a new run from these weights (e.g. a trained FP32 npz)
+    overwrite: bool = False  # --resume False over an earlier run: move its files aside instead of refusing
 
     def __post_init__(self) -> None:
         dataset_spec(self.dataset)
@@ -249,6 +250,23 @@ def _as_float(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32)
 
 
+def set_aside_previous_run(cfg: RunConfig) -> None:
+    """A fresh start never overwrites an earlier run's files: without ``--overwrite True`` it stops with one line
+    that says how to continue; with it, the files move into a time-stamped folder beside them."""
+    existing = [p for p in (cfg.checkpoint_path, cfg.npz_path, cfg.history_path) if p.exists()]
+    if not existing:
+        return
+    if not cfg.overwrite:
+        raise UserError(f"{cfg.output_dir} already holds a {cfg.stem} run ({', '.join(p.name for p in existing)}): "
+                        "continue it with --resume True, or start anew with --overwrite True (its files are then "
+                        "moved aside, not deleted)")
+    aside = cfg.output_dir / f"replaced_{cfg.stem}_{time.strftime('%Y%m%d-%H%M%S')}"
+    aside.mkdir(parents=True, exist_ok=False)
+    for path in existing:
+        os.replace(path, aside / path.name)
+    print(f"starting anew (--overwrite True): the earlier run's files were moved to {aside}")
+
+
 def train(cfg: RunConfig, data: Cifar | None = None) -> list[dict]:
     """Train for ``cfg.epochs`` more epochs (from scratch or from the checkpoint); returns the whole history."""
     spec = dataset_spec(cfg.dataset)
@@ -258,6 +276,8 @@ def train(cfg: RunConfig, data: Cifar | None = None) -> list[dict]:
     if cfg.distribute:
         print(f"data-parallel over {parallel.replicas} devices: {', '.join(parallel.devices)}")
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    if not cfg.resume:
+        set_aside_previous_run(cfg)
     set_seed(cfg.seed)
     with parallel.scope():
         return _train(cfg, data, spec.n_classes, parallel)
@@ -281,10 +301,6 @@ def _train(cfg: RunConfig, data: Cifar, n_classes: int, parallel: DataParallel) 
         set_seed(cfg.seed + start_epoch)  # fresh shuffles, not a replay of epoch 1
         print(f"resuming {cfg.checkpoint_path} after epoch {start_epoch} with learning rate "
               + (f"{cfg.learning_rate:g}" if not cfg.scheduled else f"schedule {cfg.flags()}"))
-    elif cfg.checkpoint_path.exists():
-        previous = cfg.checkpoint_path.with_name(cfg.checkpoint_path.stem + ".prev.npz")
-        os.replace(cfg.checkpoint_path, previous)
-        print(f"starting from scratch (--resume False); the old checkpoint was kept as {previous}")
     if cfg.init_npz is not None:
         init_from_npz(cfg, core)
     twin, twin_core = build_training_model(n_classes, cfg.quant, cfg.seed, parallel)

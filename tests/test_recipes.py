@@ -141,7 +141,7 @@ def test_init_npz_run_starts_from_the_file(tmp_path, cifar10_dir):
     history = train(run_config(tmp_path, cifar10_dir, init_npz=tmp_path / "start.npz"))
     assert len(history) == 1
     with pytest.raises(UserError, match="does not fit|not found"):
-        train(run_config(tmp_path, cifar10_dir, init_npz=tmp_path / "missing.npz"))
+        train(run_config(tmp_path / "other", cifar10_dir, init_npz=tmp_path / "missing.npz"))
 
 
 @pytest.mark.parametrize("kwargs, message", [

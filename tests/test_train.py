@@ -79,11 +79,19 @@ def test_resume_without_checkpoint_and_mismatched_checkpoint(tmp_path, cifar10_d
         train(run_config(tmp_path, cifar10_dir, resume=True))
 
 
-def test_fresh_start_keeps_the_previous_checkpoint(tmp_path, cifar10_dir):
+def test_fresh_start_never_overwrites_an_earlier_run(tmp_path, cifar10_dir):
     cfg = run_config(tmp_path, cifar10_dir)
     train(cfg)
-    train(cfg)
-    assert cfg.checkpoint_path.with_name(cfg.checkpoint_path.stem + ".prev.npz").is_file()
+    before = {p.name: p.read_bytes() for p in (cfg.checkpoint_path, cfg.npz_path, cfg.history_path)}
+    with pytest.raises(UserError, match="already holds a model_cifar_10_k1B2 run .*--resume True.*--overwrite True"):
+        train(cfg)
+    assert {p.name: p.read_bytes() for p in (cfg.checkpoint_path, cfg.npz_path, cfg.history_path)} == before
+    for _ in range(2):  # twice: each earlier run keeps its own folder
+        train(run_config(tmp_path, cifar10_dir, overwrite=True))
+        time.sleep(1.1)
+    asides = sorted(cfg.output_dir.glob("replaced_model_cifar_10_k1B2_*"))
+    assert len(asides) == 2
+    assert {p.name: p.read_bytes() for p in asides[0].iterdir()} == before  # the first run, byte for byte
 
 
 def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
