@@ -1,6 +1,6 @@
 """Argument parsing for the per-dataset scripts, which stay thin: they call :func:`training_main`.
 
-The original flags work as written in DESIGN.md (``--resume`` takes a Python literal such as ``True``).
+The original flags work as written in docs/DESIGN.md (``--resume`` takes a Python literal such as ``True``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .errors import UserError
+from .quiet import quiet_native_logs
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter off the terminal
 
 
 def literal_bool(text: str) -> bool:
@@ -72,9 +72,7 @@ def add_parallel_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_recipe_flags(parser: argparse.ArgumentParser, init: bool = True) -> None:
-    from .optim import OPTIMIZERS
-    from .recipes import RECIPES
-    from .schedules import SCHEDULES
+    from .recipes import OPTIMIZERS, RECIPES, SCHEDULES  # no Keras import: --help stays fast
 
     parser.add_argument("--recipe", choices=tuple(RECIPES), default="original",
                         help="original (default: Adam, constant rate) or fast (fills in the flags below that "
@@ -130,20 +128,24 @@ def training_parser(dataset: str, quantized: bool, script_path: str) -> argparse
     return parser
 
 
-def run_cli(main: Callable[[], int | None]) -> int:
-    """Run ``main`` and turn a :class:`UserError` into one line on stderr (exit 2)."""
+def run_cli(
+    main: Callable[[], int | None],
+    interrupted: str = "interrupted: the last finished epoch is saved; continue with --resume True",
+) -> int:
+    """Run ``main`` and turn a :class:`UserError` into one line on stderr (exit 2), Ctrl-C into ``interrupted``."""
     try:
         return int(main() or 0)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: the last finished epoch is saved; continue with --resume True", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         return 130
 
 
 def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequence[str] | None = None) -> int:
     """Entry point of ``Quant_VGG_*.py`` (quantized=True) and ``FP32_VGG_*.py`` (quantized=False)."""
+    quiet_native_logs()
     args = training_parser(dataset, quantized, script_path).parse_args(argv)
 
     def main() -> None:
@@ -197,6 +199,7 @@ def spiking_parser(dataset: str, script_path: str) -> argparse.ArgumentParser:
 
 def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = None) -> int:
     """Entry point of ``Spiking_VGG_*.py``."""
+    quiet_native_logs()
     args = spiking_parser(dataset, script_path).parse_args(argv)
 
     def main() -> None:
@@ -221,7 +224,7 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
               f"{stats['ann_macs_per_image']:.4g} ANN MACs")
         print(f"logs: {cfg.log_dir}")
 
-    return run_cli(main)
+    return run_cli(main, "interrupted before the end of the test set; run the same command again")
 
 
 def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str] | None = None) -> int:
@@ -241,7 +244,7 @@ def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str]
         for path in FIGURES[figure](args.figs_dir, configs, spiking):
             print(f"saved {path}")
 
-    return run_cli(main)
+    return run_cli(main, "interrupted")
 
 
 def curves_main(dataset: str, script_path: str, argv: Sequence[str] | None = None) -> int:
@@ -261,4 +264,4 @@ def curves_main(dataset: str, script_path: str, argv: Sequence[str] | None = Non
         for path in training_figure(args.histories, args.figs_dir, args.focus, args.recipe):
             print(f"saved {path}")
 
-    return run_cli(main)
+    return run_cli(main, "interrupted")

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from .errors import UserError
 
 
+MAX_LEVELS = 1024  # thresholds per spiking neuron; beyond this the simulator's memory grows past any use
+
+
 @dataclass(frozen=True)
 class QuantConfig:
     """Activation level ``k`` and upper bound ``B``; ``None`` for both means the FP32 network.
@@ -30,6 +33,9 @@ class QuantConfig:
         if not (isinstance(self.B, (int, float)) and math.isfinite(self.B) and self.B > 0):
             raise UserError(f"impossible --B {self.B!r}: B must be a positive number")
         levels = (2**self.k) * self.B
+        if levels > MAX_LEVELS:
+            raise UserError(f"impossible --k {self.k} --B {self.B:g}: 2^k*B = {levels:g} thresholds per neuron; at most "
+                            f"{MAX_LEVELS} are supported (the paper uses up to 8)")
         if abs(levels - round(levels)) > 1e-9 or round(levels) < 1:
             raise UserError(
                 f"impossible --k {self.k} --B {self.B:g}: 2^k*B = {levels:g} must be a positive integer "

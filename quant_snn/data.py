@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import socket
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from .config import DatasetSpec
 from .errors import UserError
 
 IMAGE_SHAPE = (32, 32, 3)
+DOWNLOAD_TIMEOUT_S = 60.0  # seconds without an answer from the server
 
 
 @dataclass
@@ -75,6 +77,8 @@ def download_archive(spec: DatasetSpec, data_dir: Path, origin: str | None = Non
 
     data_dir.mkdir(parents=True, exist_ok=True)  # get_file silently uses /tmp/.keras if cache_dir is missing
     target = data_dir / spec.archive
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # a server that never answers ends in one error, not a hang
     try:
         path = keras.utils.get_file(
             fname=spec.archive,
@@ -92,6 +96,8 @@ def download_archive(spec: DatasetSpec, data_dir: Path, origin: str | None = Non
             f"could not download {spec.archive} from {origin or spec.url} ({type(exc).__name__}: {exc}); "
             f"put the archive (md5 {spec.md5}) or its extracted {spec.folder}/ folder into {data_dir}"
         ) from None
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
     return Path(path)
 
 
@@ -124,6 +130,8 @@ def archive_origin(spec: DatasetSpec) -> str:
 def load_cifar(spec: DatasetSpec, data_dir: str | os.PathLike, origin: str | None = None) -> Cifar:
     """Load a CIFAR dataset from ``data_dir``, downloading and extracting it on first use."""
     data_dir = Path(data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise UserError(f"--data_dir {data_dir} is a file, not a folder")
     origin = origin or archive_origin(spec)
     folder = data_dir / spec.folder
     if not folder.is_dir():

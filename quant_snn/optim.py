@@ -9,8 +9,8 @@ import keras
 from keras import ops
 
 from .errors import UserError
+from .recipes import OPTIMIZERS
 
-OPTIMIZERS = ("adam", "sgd")
 SGD_MOMENTUM = 0.9
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-# The ANN quantizer adds this before rounding (see DESIGN.md); the spiking thresholds fold it in as well.
+# The ANN quantizer adds this before rounding (see docs/DESIGN.md); the spiking thresholds fold it in as well.
 ROUNDING_OFFSET = 1e-5
 TERNARY_THRESHOLD_FACTOR = 0.7
 

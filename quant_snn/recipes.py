@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from .errors import UserError
 
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "cosine", "onecycle")
+
 # Flags each recipe sets. original: Adam at a constant 1e-3 for 200 epochs per run (then --resume True
 # --learning_rate 0.0001 for 200 more). fast: chosen by measurement on CIFAR-10 k1B2 (README_VGG.md, "fast recipe").
 RECIPES: dict[str, dict[str, object]] = {

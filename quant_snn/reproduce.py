@@ -351,8 +351,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         performed = run_all(cfg)
         print("done: " + ("; ".join(performed) if performed else "nothing left to do"))
 
-    return run_cli(run)
+    return run_cli(run, "interrupted: finished steps are kept; run the same command again to resume")
 
 
 if __name__ == "__main__":
+    from .quiet import quiet_native_logs
+
+    quiet_native_logs()
     sys.exit(main())

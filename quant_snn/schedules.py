@@ -18,8 +18,9 @@ import keras
 from keras import ops
 
 from .errors import UserError
+from .recipes import SCHEDULES
 
-SCHEDULES = ("constant", "cosine", "onecycle")
+__all__ = ["SCHEDULES", "StepSchedule", "schedule_value", "check_schedule"]
 
 
 def schedule_value(name: str, step: float, peak: float, total_steps: int, warmup_steps: int) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,8 @@ class RunConfig:
         dataset_spec(self.dataset)
         if self.mode not in ("training", "inference"):
             raise UserError(f"unknown --mode {self.mode!r}: use training or inference")
-        if not self.learning_rate > 0:
-            raise UserError(f"--learning_rate must be positive, got {self.learning_rate}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise UserError(f"--learning_rate must be a positive number, got {self.learning_rate}")
         if self.epochs < 1:
             raise UserError(f"--epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
@@ -250,6 +251,16 @@ def _as_float(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32)
 
 
+def check_output_dir(folder: Path) -> None:
+    """Create ``folder`` and prove it writable now, not after the first epoch's minutes of work."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"--output_dir {folder} cannot be written ({exc.strerror or type(exc).__name__})") from None
+
+
 def set_aside_previous_run(cfg: RunConfig) -> None:
     """A fresh start never overwrites an earlier run's files: without ``--overwrite True`` it stops with one line
     that says how to continue; with it, the files move into a time-stamped folder beside them."""
@@ -275,7 +286,7 @@ def train(cfg: RunConfig, data: Cifar | None = None) -> list[dict]:
     check_batch(cfg.batch_size, parallel, sizes=(len(data.x_train), len(data.x_test)))
     if cfg.distribute:
         print(f"data-parallel over {parallel.replicas} devices: {', '.join(parallel.devices)}")
-    cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    check_output_dir(cfg.output_dir)
     if not cfg.resume:
         set_aside_previous_run(cfg)
     set_seed(cfg.seed)

@@ -1,6 +1,6 @@
 """A plain reference spiking network: numpy float64, im2col, one comparison per threshold.
 
-Written from DESIGN.md's formulas (with the quantizer's +1e-5 offset folded in) and independent of the package's
+Written from docs/DESIGN.md's formulas (with the quantizer's +1e-5 offset folded in) and independent of the package's
 simulator, so the tests can use it as an oracle. Slow on purpose: clarity over speed.
 """
 

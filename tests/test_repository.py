@@ -1,0 +1,25 @@
+"""The repository speaks only of itself: no committed file names this checkout's absolute path or a folder beside it."""
+
+import subprocess
+
+import pytest
+
+from conftest import REPO
+
+
+def tracked_text_files():
+    try:
+        names = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    for name in names:
+        path = REPO / name
+        if path.suffix in {".png", ".npz"} or not path.is_file():
+            continue
+        yield name, path.read_text(errors="replace")
+
+
+def test_no_path_outside_the_repository():
+    outside = [str(REPO), str(REPO.parent) + "/", "../shared", "/work/", "/home/", "/root/", "/Users/"]
+    offenders = [(name, word) for name, text in tracked_text_files() for word in outside if word in text]
+    assert offenders == []
