@@ -104,7 +104,7 @@ def _bars(ax, labels, series: dict, ylabel: str, log: bool = False, fmt: str = "
         xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(labels))]
         bars = ax.bar(xs, values, width, label=name)
         ax.bar_label(bars, labels=[fmt.format(v) for v in values], fontsize=7)
-    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xticks(range(len(labels)), [label.replace(" (", "\n(") for label in labels], fontsize=8)  # two lines: six fit
     ax.set_ylabel(ylabel)
     if log:
         ax.set_yscale("log")

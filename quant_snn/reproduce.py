@@ -25,6 +25,7 @@ from typing import Sequence
 
 from .cli import add_parallel_flags, add_recipe_flags, literal_bool, repo_root, run_cli
 from .config import QuantConfig, dataset_spec, parse_tag
+from .atomic import atomic_write_text
 from .errors import UserError
 from .paths import repo_relative
 
@@ -295,9 +296,7 @@ def write_results(cfg: ReproduceConfig) -> None:
     figures = [name for name in ("accuracy", "sparsity", "sops", "firing_rates", "noise")
                if (cfg.output_dir / "figs" / f"{name}.png").is_file()]
     lines += [f"![{name}](figs/{name}.png)" for name in figures]
-    tmp = cfg.results_path.with_name(cfg.results_path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, cfg.results_path)
+    atomic_write_text(cfg.results_path, "\n".join(lines) + "\n")
     print(f"wrote {cfg.results_path}", flush=True)
 
 

@@ -10,7 +10,6 @@ ANN's MACs and the run's configuration; spike and SOP figures per image add up a
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .atomic import atomic_write_text
 from .augment import preprocess_test
 from .config import QuantConfig, dataset_spec
 from .data import load_cifar
@@ -90,9 +90,7 @@ def original_sops(fan_in: np.ndarray, filters: np.ndarray, levels: int) -> np.nd
 
 
 def _write_lines(path: Path, values: list[int]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(f"{int(v)}\n" for v in values))
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(f"{int(v)}\n" for v in values))
 
 
 def load_networks(cfg: SpikingRunConfig) -> tuple[keras.Model, SpikingNetwork, dict]:
@@ -202,6 +200,4 @@ def write_logs(log_dir: Path, tally: Tally, stats: dict) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     for name, values in tally.log.items():
         _write_lines(log_dir / f"{name}.txt", values)
-    tmp = log_dir / "stats.json.tmp"
-    tmp.write_text(json.dumps(stats, indent=2) + "\n")
-    os.replace(tmp, log_dir / "stats.json")
+    atomic_write_text(log_dir / "stats.json", json.dumps(stats, indent=2) + "\n")

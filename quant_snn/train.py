@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import tempfile
@@ -13,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .atomic import atomic_write_text
 from .augment import CifarPreprocess
 from .checkpoint import checkpoint_state, load_checkpoint, save_checkpoint
 from .config import QuantConfig, dataset_spec
@@ -175,12 +177,11 @@ HISTORY_FIELDS = ("epoch", "learning_rate", "loss", "accuracy", "test_loss", "te
 
 
 def write_history_csv(path: Path, history: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(history)
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_text(path, text.getvalue())
 
 
 class NpzTest:

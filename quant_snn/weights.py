@@ -17,6 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .atomic import atomic_write
 from .config import QuantConfig
 from .errors import UserError
 from .model import bn_name, conv_layers
@@ -60,13 +61,7 @@ def expected_shapes(model) -> list[tuple[int, ...]]:
 
 def atomic_savez(path: str | os.PathLike, **arrays) -> None:
     """Write an npz next to ``path`` and rename it into place, so a crash never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def save_npz(
