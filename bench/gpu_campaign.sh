@@ -9,8 +9,8 @@ set -uo pipefail
 OUT=${OUT:-runs/gpu}
 mkdir -p "$OUT"
 if compgen -G ".gpu/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/*.whl
-    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target .gpu/site .gpu/*.whl
+    export PYTHONPATH=$PWD/.gpu/site${PYTHONPATH:+:$PYTHONPATH}
 fi
 [ -d data/cifar-10-batches-py ] || python3 .gpu/cifar10_from_jpeg.py --bundle .gpu/cifar10_jpeg.npz --out data/ || exit 1
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false TF_CPP_MIN_LOG_LEVEL=2
