@@ -209,7 +209,7 @@ def data_source(cfg: ReproduceConfig) -> str:
     return "a converted copy, not the official archive (here: the lossless CIFAR-100 copy, see README_VGG.md)"
 
 
-def schedule_text(training: dict | None, epochs: int | None) -> str:
+def schedule_text(training: dict | None) -> str:
     """One cell saying how a configuration was trained (from the npz's own record)."""
     if training is None:
         return "not recorded"
@@ -273,7 +273,7 @@ def write_results(cfg: ReproduceConfig) -> None:
                      else None for p in noisy]
         images = clean["config"]["images"] if clean else None
         rows.append([
-            tag, schedule_text(info.training, info.epochs), str(info.epochs),
+            tag, schedule_text(info.training), str(info.epochs),
             _pct(clean["ann_accuracy"] if clean else info.test_accuracy),
             _pct(clean["snn_accuracy"]) if clean else "n/a",
             "1" if clean else "",
@@ -322,7 +322,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_recipe_flags(parser, init=False)
     parser.add_argument("--learning_rate", type=float, default=None,
                         help="learning rate (original: 0.001 for the first half, a tenth after; else the peak)")
-    parser.set_defaults(epochs=None)
     args = parser.parse_args(argv)
 
     def run() -> None:
