@@ -23,6 +23,7 @@ from .distribute import DataParallel, check_batch, data_parallel, single_device
 from .errors import UserError
 from .model import build_vgg
 from .optim import check_optimizer, make_loss, make_optimizer
+from .recipes import recipe_flags
 from .precision import check_precision, dtype_policy, full_float32
 from .schedules import StepSchedule, check_schedule
 from .seeding import set_seed
@@ -338,13 +339,8 @@ def check_resumable(cfg: RunConfig, saved: dict) -> None:
         raise UserError(f"checkpoint {cfg.checkpoint_path} is for {saved.get('dataset')} {saved.get('config')}")
     saved_training = saved.get("training", RunConfig(cfg.dataset, cfg.quant, cfg.data_dir, cfg.output_dir).training())
     if saved_training != cfg.training():
-        raise UserError(f"checkpoint {cfg.checkpoint_path} was trained with {_flags(saved_training)}: resume "
+        raise UserError(f"checkpoint {cfg.checkpoint_path} was trained with {recipe_flags(saved_training)}: resume "
                         "with the same flags (or start anew with --resume False)")
-
-
-def _flags(training: dict) -> str:
-    return " ".join(f"--{key} {value:g}" if isinstance(value, float) else f"--{key} {value}"
-                    for key, value in training.items())
 
 
 def evaluate(cfg: RunConfig, data: Cifar | None = None) -> tuple[float, float]:
