@@ -3,7 +3,8 @@
 #
 # Prepare here once: `make gpu-prep` (the CIFAR-10 JPEG bundle, its converter and the Keras wheels in .gpu/).
 # Then, with the device tool:   command: bash bench/gpu_campaign.sh   carry: [".gpu"]   timeout_s: 590
-# Variables: DEADLINE (seconds of training, default 470), EPOCHS (fast-recipe epochs, default 40), CANDIDATES.
+# Variables: DEADLINE (seconds of training, default 470), EPOCHS (fast-recipe epochs, default 40), CANDIDATES,
+# ORIGINAL_EPOCHS (0: no original-recipe run), OTHER_CONFIGS ('' : no second stage).
 # What comes back in $OUT: gpu_results.tgz.part-* (cat them together; histories, logs, weights npz, summary.json).
 set -uo pipefail
 OUT=${OUT:-runs/gpu}
@@ -22,6 +23,7 @@ mkdir -p "$WORK"
   nproc; df -h /dev/shm . | tail -2; } 2>&1 | tee "$WORK/device.txt"
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 20 > "$WORK/gpu_utilization.csv" 2>&1 &
 python3 bench/gpu_campaign.py --deadline "${DEADLINE:-470}" --epochs "${EPOCHS:-40}" --work "$WORK" --out "$OUT" \
-    ${CANDIDATES:+--candidates "$CANDIDATES"}
+    ${CANDIDATES:+--candidates "$CANDIDATES"} ${ORIGINAL_EPOCHS:+--original_epochs "$ORIGINAL_EPOCHS"} \
+    ${OTHER_CONFIGS+--other_configs "$OTHER_CONFIGS"}
 kill %1 2>/dev/null
 ls -la "$OUT"
