@@ -5,6 +5,11 @@ background load hits both alike, at batch 50 (the original's) and at each batch 
 memory (ru_maxrss) is read after one pass and after --passes passes over the images: it must stay flat.
 
     python bench/snn_throughput.py [--npz CIFAR10/model_cifar_10_k1B2.npz] [--images 1000]
+    python bench/snn_throughput.py --noise 0.1      # only: noisy against noiseless SNN, and the per-spike baseline
+
+With ``--noise`` it times, at batch 50 in alternating rounds, the noiseless SNN, the noisy SNN (one uniform per
+neuron, quant_snn/spike_noise.py) and the earlier way (one ``keras.random.uniform`` per threshold, kept below as
+the baseline), and prints each noisy one's time relative to the noiseless run.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import numpy as np  # noqa: E402
 from quant_snn.config import QuantConfig  # noqa: E402
 from quant_snn.model import VGG_CONVS, build_vgg  # noqa: E402
 from quant_snn.precision import compile_for_inference, use_full_float32  # noqa: E402
-from quant_snn.spiking_utils import build_spiking_model  # noqa: E402
+from quant_snn.spiking_utils import SpikingConv2D, build_spiking_model  # noqa: E402
 from quant_snn.weights import assign_params, model_params, read_npz  # noqa: E402
 from snn_oracle import run_oracle  # noqa: E402
 
@@ -52,6 +57,44 @@ def run_batches(model: keras.Model, images: np.ndarray, batch: int) -> None:
         model.predict_on_batch(images[begin : begin + batch])
 
 
+class PerSpikeNoiseConv(SpikingConv2D):
+    """The earlier noise (baseline): one ``keras.random.uniform`` per threshold, each spike kept when >= p."""
+
+    def call(self, inputs):
+        if self.noise_ratio == 0:
+            return super().call(inputs)
+        x = inputs * self.input_scale if self.input_scale != 1.0 else inputs
+        mem = keras.ops.conv(x, self.kernel, strides=self.strides, padding=self.padding)
+        fired = keras.ops.expand_dims(mem, -1) - self.hi >= self.lo
+        kept = keras.random.uniform(keras.ops.shape(fired), seed=self.seed_generator) >= self.noise_ratio
+        counts = keras.ops.sum(keras.ops.cast(keras.ops.logical_and(fired, kept), "float32"), axis=-1)
+        return counts, keras.ops.sum(counts, axis=-1)
+
+
+def time_noise(params: list[np.ndarray], quant: QuantConfig, images: np.ndarray, ratio: float, rounds: int) -> None:
+    """Noisy against noiseless SNN at batch 50, alternating rounds, and the per-spike baseline."""
+    import quant_snn.spiking_utils as spiking_utils
+
+    models = {"noiseless": build_spiking_model(params, quant).model,
+              "noisy": build_spiking_model(params, quant, noise_ratio=ratio, seed=0).model}
+    spiking_utils.SpikingConv2D = PerSpikeNoiseConv
+    try:
+        models["noisy, per-spike baseline"] = build_spiking_model(params, quant, noise_ratio=ratio, seed=0).model
+    finally:
+        spiking_utils.SpikingConv2D = SpikingConv2D
+    seconds = dict.fromkeys(models, 0.0)
+    for model in models.values():
+        compile_for_inference(model)
+        run_batches(model, images[:100], 50)
+    for _ in range(rounds):
+        for name, model in models.items():
+            start = time.perf_counter()
+            run_batches(model, images, 50)
+            seconds[name] += time.perf_counter() - start
+    for name, s in seconds.items():
+        print(f"{name:28s} {rounds * len(images) / s:7.1f} images/s, time / noiseless {s / seconds['noiseless']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--npz", type=Path, default=None, help="weights file (default: a random k1B2 network)")
@@ -62,6 +105,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--passes", type=int, default=3, help="passes over the images for the memory check")
     parser.add_argument("--oracle_images", type=int, default=2)
+    parser.add_argument("--noise", type=float, default=None, help="time only noise (this drop ratio) vs noiseless")
     args = parser.parse_args()
 
     use_full_float32()
@@ -72,6 +116,10 @@ def main() -> None:
     compile_for_inference(ann)
     snn = compile_for_inference(build_spiking_model(params, quant).model)
     images = np.random.default_rng(1).normal(size=(args.images, 24, 24, 3)).astype(np.float32)
+    if args.noise is not None:
+        print(f"backend {keras.backend.backend()}, keras {keras.__version__}, {os.cpu_count()} CPUs, "
+              f"{quant.tag}, {args.images} images, noise {args.noise:g} in the first layer")
+        return time_noise(params, quant, images, args.noise, args.rounds)
     print(f"backend {keras.backend.backend()}, keras {keras.__version__}, {os.cpu_count()} CPUs, "
           f"{'npz ' + str(args.npz) if args.npz else 'random'} {quant.tag} network, {args.images} images")
 

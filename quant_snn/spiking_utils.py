@@ -18,6 +18,7 @@ from keras import ops
 
 from .config import QuantConfig
 from .model import INPUT_SHAPE, VGG_CONVS, ConvSpec
+from .spike_noise import binomial_cdf_table, drop_spikes, uniform
 from .thresholds import FoldedThresholds, fold_batchnorm
 
 NOISE_LAYERS = ("first", "all")
@@ -43,7 +44,7 @@ class SpikingConv2D(keras.layers.Layer):
 
     Returns ``(counts, channel_sum)``: integer spike counts per neuron (float32 values 0..n) and their sum over
     channels (B, H, W), from which spike totals and the next layer's SOPs follow at 1/C of the cost.
-    ``noise_ratio`` drops each emitted spike independently with that probability.
+    ``noise_ratio`` drops each emitted spike independently with that probability (:mod:`quant_snn.spike_noise`).
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class SpikingConv2D(keras.layers.Layer):
         self.noise_ratio = float(noise_ratio)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed) if self.noise_ratio > 0 else None
+        self.drop_table = binomial_cdf_table(self.n_thresholds, self.noise_ratio) if self.noise_ratio > 0 else None
 
     def build(self, input_shape):
         k, c, n = self.kernel_size, self.filters, self.n_thresholds
@@ -90,9 +92,9 @@ class SpikingConv2D(keras.layers.Layer):
         x = inputs * self.input_scale if self.input_scale != 1.0 else inputs
         mem = ops.conv(x, self.kernel, strides=self.strides, padding=self.padding)
         fired = ops.expand_dims(mem, -1) - self.hi >= self.lo
-        if self.noise_ratio > 0:
-            fired = ops.logical_and(fired, keras.random.uniform(ops.shape(fired), seed=self.seed_generator) >= self.noise_ratio)
         counts = ops.sum(ops.cast(fired, "float32"), axis=-1)
+        if self.noise_ratio > 0:
+            counts = drop_spikes(counts, self.drop_table, uniform(ops.shape(counts), self.seed_generator))
         return counts, ops.sum(counts, axis=-1)
 
     def get_config(self) -> dict:
