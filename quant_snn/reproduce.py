@@ -150,12 +150,15 @@ def load_stats(log_dir: Path) -> dict | None:
 
 
 def spiking_is_current(cfg: ReproduceConfig, snn_cfg, npz_epochs: int, images: int) -> bool:
+    """The logs came from this very npz (same bytes) with this run's settings."""
+    from .weights import file_sha256
+
     stats = load_stats(snn_cfg.log_dir)
     if stats is None:
         return False
     c = stats["config"]
-    return (c["npz_epochs"], c["images"], c["time_steps"], c["seed"], c["noise_layers"]) == (
-        npz_epochs, images, 1, cfg.seed, "first")
+    return (c["npz_epochs"], c.get("npz_sha256"), c["images"], c["time_steps"], c["seed"], c["noise_layers"]) == (
+        npz_epochs, file_sha256(snn_cfg.npz), images, 1, cfg.seed, "first")
 
 
 def run_all(cfg: ReproduceConfig) -> list[str]:

@@ -27,7 +27,7 @@ from .model import build_vgg
 from .paths import repo_relative
 from .precision import compile_for_inference, use_full_float32
 from .spiking_utils import NOISE_LAYERS, SpikingNetwork, build_spiking_model
-from .weights import assign_params, check_npz, read_npz
+from .weights import assign_params, check_npz, file_sha256, read_npz
 
 
 @dataclass
@@ -179,7 +179,8 @@ def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds:
     return {
         "config": {
             "dataset": cfg.dataset, "k": cfg.quant.k, "B": cfg.quant.B, "thresholds_per_neuron": n,
-            "npz": repo_relative(cfg.npz), "npz_epochs": npz_info["epochs"], "batch_size": cfg.batch_size,
+            "npz": repo_relative(cfg.npz), "npz_epochs": npz_info["epochs"],
+            "npz_sha256": file_sha256(cfg.npz), "batch_size": cfg.batch_size,
             "time_steps": cfg.time_steps, "noise_ratio": cfg.noise_ratio, "noise_layers": cfg.noise_layers,
             "seed": cfg.seed, "images": images, "backend": keras.backend.backend(), "keras": keras.__version__,
         },

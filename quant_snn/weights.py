@@ -9,6 +9,7 @@ full shape check.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -57,6 +58,15 @@ def expected_shapes(model) -> list[tuple[int, ...]]:
         shapes.extend([(conv.filters,)] * len(BN_ORDER))
     shapes.append(tuple(model.get_layer("dense").kernel.shape))
     return shapes
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Fingerprint of a weights file: spiking logs record it, so results of replaced weights are never reused."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_savez(path: str | os.PathLike, **arrays) -> None:

@@ -2,6 +2,7 @@
 
 import csv
 
+import numpy as np
 import pytest
 
 import quant_snn.spiking_eval
@@ -50,8 +51,19 @@ def test_resumes_after_interruptions_and_redoes_nothing(tmp_path, cifar10_dir, m
     assert rows[0].split(" | ")[1].startswith("adam constant (original recipe")  # the npz's own record
     assert rows[0].split(" | ")[2] == "2" and "n/a" in rows[0]
     assert " of 20 |" in rows[1] and "89.12%" in rows[1]  # our figures beside the paper's, in its own column
+
     for name in ("accuracy", "sparsity", "sops", "firing_rates", "noise"):
         assert (out / "figs" / f"{name}.png").is_file() and f"figs/{name}.png" in table
+    replace_weights_keeping_epochs(out / "model_cifar_10_k0B1.npz")  # the logs of other weights are not reused
+    assert run_all(config(cifar10_dir, out)) == ["spiking k0B1 noise 0", "spiking k0B1 noise 0.1"]
+
+
+def replace_weights_keeping_epochs(npz):
+    """Other weights under the same name and epoch count (e.g. a run brought back from another machine)."""
+    with np.load(npz, allow_pickle=True) as f:
+        arrays = dict(f)
+    arrays["params"][-1] = arrays["params"][-1] * 2
+    np.savez(npz, **arrays)
 
 
 def test_command_line_and_bad_input(tmp_path, cifar10_dir, capsys):
