@@ -14,6 +14,7 @@ import keras
 
 from .config import QuantConfig
 from .layers import QuantConv2D
+from .precision import enable_float64
 from .quantizers import ActivationQuantizer, TernaryQuantizer
 
 
@@ -56,12 +57,20 @@ def build_vgg(
     convs: tuple[ConvSpec, ...] = VGG_CONVS,
     input_shape: tuple[int, int, int] = INPUT_SHAPE,
     synchronized_batchnorm: bool = False,
+    exact: bool = False,
 ) -> keras.Model:
     """Build the network on standardized crops; ``convs``/``input_shape`` allow small variants for tests.
 
     ``synchronized_batchnorm``: all-reduce batch statistics over replicas (tf.distribute), so that a multi-device
     step normalizes with the global batch's statistics like a one-device step. Under a mixed-precision policy
-    the class scores (dense layer) are computed in float32; otherwise every layer follows the policy."""
+    the class scores (dense layer) are computed in float32; otherwise every layer follows the policy.
+
+    ``exact``: the quantized ANN as float64 decides it, for checking the spiking network. The first convolution
+    (real-valued image), every batch norm and quantizer, and the dense layer compute in float64; the other
+    convolutions stay float32, where their sums (quantized activations x ternary kernels) are exact anyway."""
+    if exact:
+        enable_float64()
+    wide = "float64" if exact else None
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for i, spec in enumerate(convs):
@@ -74,13 +83,15 @@ def build_vgg(
             use_bias=False,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
             kernel_quantizer=TernaryQuantizer() if ternary else None,
+            dtype=wide if i == 0 else None,
             name=spec.name,
         )(x)
         x = keras.layers.BatchNormalization(
-            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, synchronized=synchronized_batchnorm, name=bn_name(spec.name)
+            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, synchronized=synchronized_batchnorm, dtype=wide,
+            name=bn_name(spec.name)
         )(x)
         if quant.quantized:  # ReLU fused into the quantizer's clip to [0, B]
-            x = ActivationQuantizer(quant.k, quant.B, relu=True, name=f"quant{spec.name[4:]}")(x)
+            x = ActivationQuantizer(quant.k, quant.B, relu=True, dtype=wide, name=f"quant{spec.name[4:]}")(x)
         else:
             x = keras.layers.ReLU(name=f"relu{spec.name[4:]}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
@@ -88,7 +99,7 @@ def build_vgg(
         n_classes,
         use_bias=False,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.1),
-        dtype="float32" if keras.config.dtype_policy().name.startswith("mixed") else None,
+        dtype=wide or ("float32" if keras.config.dtype_policy().name.startswith("mixed") else None),
         name="dense",
     )(x)
     return keras.Model(inputs, outputs, name=f"vgg_{quant.tag}")

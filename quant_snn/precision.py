@@ -12,6 +12,16 @@ from .config import PRECISIONS
 from .errors import UserError
 
 
+def enable_float64() -> None:
+    """Let float64 be float64: JAX computes it only in x64 mode (otherwise silently in float32). The exact paths
+    (the spiking network's first layer and output, the exact ANN) need it; other layers keep their own dtypes."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            jax.config.update("jax_enable_x64", True)
+
+
 def check_precision(name: str) -> str:
     if name not in PRECISIONS:
         raise UserError(f"unknown --precision {name!r}: use one of {', '.join(PRECISIONS)}")

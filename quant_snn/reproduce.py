@@ -151,13 +151,14 @@ def load_stats(log_dir: Path) -> dict | None:
 
 def spiking_is_current(cfg: ReproduceConfig, snn_cfg, npz_epochs: int, images: int) -> bool:
     """The logs came from this very npz (same bytes) with this run's settings."""
+    from .spiking_eval import STATS_VERSION
     from .weights import file_sha256
 
     stats = load_stats(snn_cfg.log_dir)
     if stats is None:
         return False
     c = stats["config"]
-    return (c["npz_epochs"], c.get("npz_sha256"), c["images"], c["time_steps"], c["seed"], c["noise_layers"]) == (
+    return c.get("stats_version") == STATS_VERSION and (c["npz_epochs"], c.get("npz_sha256"), c["images"], c["time_steps"], c["seed"], c["noise_layers"]) == (
         npz_epochs, file_sha256(snn_cfg.npz), images, 1, cfg.seed, "first")
 
 

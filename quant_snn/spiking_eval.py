@@ -66,6 +66,11 @@ class SpikingRunConfig:
         return self.figs_dir / name
 
 
+# Bumped when the statistics change meaning, so that reproduce redoes older runs (2: "ann_accuracy" and
+# "differing_images" against the exact ANN, float32 ANN figures beside them; first layer summed in float64).
+STATS_VERSION = 2
+
+
 @dataclass
 class Tally:
     """Running totals over the test set."""
@@ -73,8 +78,10 @@ class Tally:
     n_layers: int
     images: int = 0
     snn_correct: int = 0
-    ann_correct: int = 0
-    differing: int = 0
+    ann_correct: int = 0  # the exact ANN (float64 decisions, model.build_vgg(exact=True))
+    differing: int = 0  # SNN against the exact ANN
+    float32_ann_correct: int = 0  # the ANN as trained, evaluated in float32 (its sums depend on the order)
+    float32_differing: int = 0
     spikes: np.ndarray = field(init=False)  # per layer, all time steps
     fan_in: np.ndarray = field(init=False)  # per layer conv0..conv10: sum(im2col(input spikes))
     log: dict = field(default_factory=lambda: {"accuracy": [], "spike_num": [], "sop_num": []})
@@ -93,17 +100,20 @@ def _write_lines(path: Path, values: list[int]) -> None:
     atomic_write_text(path, "".join(f"{int(v)}\n" for v in values))
 
 
-def load_networks(cfg: SpikingRunConfig) -> tuple[keras.Model, SpikingNetwork, dict]:
-    """Build the quantized ANN and the spiking network from ``cfg.npz`` after checking it against the flags."""
+def load_networks(cfg: SpikingRunConfig) -> tuple[dict[str, keras.Model], SpikingNetwork, dict]:
+    """Build the quantized ANN twice (``exact``: float64 decisions, what the SNN must equal; ``float32``: as
+    trained) and the spiking network from ``cfg.npz``, after checking it against the flags."""
     spec = dataset_spec(cfg.dataset)
     params, info = read_npz(cfg.npz)
-    ann = build_vgg(spec.n_classes, cfg.quant)
-    check_npz(cfg.npz, params, info, ann, dataset=cfg.dataset, quant=cfg.quant)
-    assign_params(ann, params)
+    anns = {"float32": build_vgg(spec.n_classes, cfg.quant)}
+    check_npz(cfg.npz, params, info, anns["float32"], dataset=cfg.dataset, quant=cfg.quant)
+    anns["exact"] = build_vgg(spec.n_classes, cfg.quant, exact=True)
+    for ann in anns.values():
+        assign_params(ann, params)
     snn = build_spiking_model(
         params, cfg.quant, noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed
     )
-    return ann, snn, {"epochs": info.epochs, "test_accuracy": info.test_accuracy}
+    return anns, snn, {"epochs": info.epochs, "test_accuracy": info.test_accuracy}
 
 
 def simulate_batch(snn: SpikingNetwork, images: np.ndarray, time_steps: int):
@@ -124,11 +134,11 @@ def simulate_batch(snn: SpikingNetwork, images: np.ndarray, time_steps: int):
 def run_spiking(cfg: SpikingRunConfig) -> dict:
     """Evaluate SNN and ANN on the test set; write logs and ``stats.json``; return the statistics."""
     use_full_float32()
-    ann, snn, npz_info = load_networks(cfg)
+    anns, snn, npz_info = load_networks(cfg)
     data = load_cifar(dataset_spec(cfg.dataset), cfg.data_dir)
     x_test, y_test = data.x_test[: cfg.limit], data.y_test[: cfg.limit]
-    compile_for_inference(ann)
-    compile_for_inference(snn.model)
+    for model in [*anns.values(), snn.model]:
+        compile_for_inference(model)
     filters = np.array([spec.filters for spec in snn.convs[1:]], dtype=np.int64)
     levels = cfg.quant.levels
     tally = Tally(len(snn.convs))
@@ -137,7 +147,9 @@ def run_spiking(cfg: SpikingRunConfig) -> dict:
     for begin in range(0, len(x_test), cfg.batch_size):
         images = keras.ops.convert_to_numpy(preprocess_test(x_test[begin : begin + cfg.batch_size].astype(np.float32)))
         labels = y_test[begin : begin + cfg.batch_size]
-        ann_prediction = np.argmax(keras.ops.convert_to_numpy(ann.predict_on_batch(images)), axis=1)
+        ann_prediction, float32_prediction = (
+            np.argmax(keras.ops.convert_to_numpy(anns[name].predict_on_batch(images)), axis=1)
+            for name in ("exact", "float32"))
         for potential, spikes, fan_in in simulate_batch(snn, images, cfg.time_steps):
             spikes = np.array([np.rint(s).astype(np.int64).sum() for s in spikes])  # exact integers per image
             fan_in = np.array([np.rint(f).astype(np.int64).sum() for f in fan_in])
@@ -151,6 +163,8 @@ def run_spiking(cfg: SpikingRunConfig) -> dict:
         tally.snn_correct += int((prediction == labels).sum())
         tally.ann_correct += int((ann_prediction == labels).sum())
         tally.differing += int((prediction != ann_prediction).sum())
+        tally.float32_ann_correct += int((float32_prediction == labels).sum())
+        tally.float32_differing += int((prediction != float32_prediction).sum())
         progress.add(len(labels))
     stats = summarize(cfg, snn, tally, time.perf_counter() - start, npz_info)
     write_logs(cfg.log_dir, tally, stats)
@@ -178,7 +192,8 @@ def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds:
                    "ann_macs_per_image": macs[-1]})
     return {
         "config": {
-            "dataset": cfg.dataset, "k": cfg.quant.k, "B": cfg.quant.B, "thresholds_per_neuron": n,
+            "stats_version": STATS_VERSION, "dataset": cfg.dataset, "k": cfg.quant.k, "B": cfg.quant.B,
+            "thresholds_per_neuron": n,
             "npz": repo_relative(cfg.npz), "npz_epochs": npz_info["epochs"],
             "npz_sha256": file_sha256(cfg.npz), "batch_size": cfg.batch_size,
             "time_steps": cfg.time_steps, "noise_ratio": cfg.noise_ratio, "noise_layers": cfg.noise_layers,
@@ -187,6 +202,8 @@ def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds:
         "snn_accuracy": tally.snn_correct / images,
         "ann_accuracy": tally.ann_correct / images,
         "differing_images": tally.differing,
+        "float32_ann_accuracy": tally.float32_ann_correct / images,
+        "float32_differing_images": tally.float32_differing,
         "spikes_per_image": int(tally.spikes.sum()) / images,
         "sops_per_image": float(sops.sum()) / images,
         "conventional_sops_per_image": (float(conventional.sum()) + dense_conventional) / images,

@@ -18,6 +18,7 @@ from keras import ops
 
 from .config import QuantConfig
 from .model import INPUT_SHAPE, VGG_CONVS, ConvSpec
+from .precision import enable_float64
 from .spike_noise import binomial_cdf_table, drop_spikes, uniform
 from .thresholds import FoldedThresholds, fold_batchnorm
 
@@ -45,6 +46,9 @@ class SpikingConv2D(keras.layers.Layer):
     Returns ``(counts, channel_sum)``: integer spike counts per neuron (float32 values 0..n) and their sum over
     channels (B, H, W), from which spike totals and the next layer's SOPs follow at 1/C of the cost.
     ``noise_ratio`` drops each emitted spike independently with that probability (:mod:`quant_snn.spike_noise`).
+    ``exact_input`` (the first layer, whose input is the real-valued image): the membrane is summed in float64, so
+    its decisions do not depend on the summation order (XLA, oneDNN and the backends each sum differently, and in
+    float32 that flipped a few decisions on real images); later layers sum integers, exact in float32.
     """
 
     def __init__(
@@ -57,9 +61,13 @@ class SpikingConv2D(keras.layers.Layer):
         input_scale: float = 1.0,
         noise_ratio: float = 0.0,
         seed: int | None = None,
+        exact_input: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.exact_input = bool(exact_input)
+        if self.exact_input:
+            enable_float64()
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
         self.strides = int(strides)
@@ -89,9 +97,12 @@ class SpikingConv2D(keras.layers.Layer):
         self.lo.assign(direction[:, None] * thresholds.lo)
 
     def call(self, inputs):
+        kernel, hi, lo = self.kernel, self.hi, self.lo
+        if self.exact_input:
+            inputs, kernel, hi, lo = (ops.cast(t, "float64") for t in (inputs, kernel, hi, lo))
         x = inputs * self.input_scale if self.input_scale != 1.0 else inputs
-        mem = ops.conv(x, self.kernel, strides=self.strides, padding=self.padding)
-        fired = ops.expand_dims(mem, -1) - self.hi >= self.lo
+        mem = ops.conv(x, kernel, strides=self.strides, padding=self.padding)
+        fired = ops.expand_dims(mem, -1) - hi >= lo
         counts = ops.sum(ops.cast(fired, "float32"), axis=-1)
         if self.noise_ratio > 0:
             counts = drop_spikes(counts, self.drop_table, uniform(ops.shape(counts), self.seed_generator))
@@ -101,7 +112,7 @@ class SpikingConv2D(keras.layers.Layer):
         return {
             **super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
             "padding": self.padding, "n_thresholds": self.n_thresholds, "input_scale": self.input_scale,
-            "noise_ratio": self.noise_ratio, "seed": self.seed,
+            "noise_ratio": self.noise_ratio, "seed": self.seed, "exact_input": self.exact_input,
         }
 
 
@@ -131,17 +142,19 @@ class WindowSum(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="quant_snn")
 class IntegratingDense(keras.layers.Layer):
-    """The output layer: integrates the flattened spike counts with its weights and never spikes."""
+    """The output layer: integrates the flattened spike counts with its weights and never spikes (in float64, like
+    the exact ANN's dense layer, so that near-ties between classes do not depend on the summation order)."""
 
     def __init__(self, units: int, **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
+        enable_float64()
 
     def build(self, input_shape):
         self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="zeros", trainable=False, name="kernel")
 
     def call(self, inputs):
-        return ops.matmul(inputs, self.kernel)
+        return ops.matmul(ops.cast(inputs, "float64"), ops.cast(self.kernel, "float64"))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.units)
@@ -203,7 +216,7 @@ def build_spiking_model(
         layer = SpikingConv2D(
             spec.filters, spec.kernel, spec.stride, spec.padding, n_thresholds=n,
             input_scale=float(2**quant.k) if i == 0 else 1.0, noise_ratio=noise_ratio if noisy else 0.0,
-            seed=None if seed is None else seed + i, name=f"s{spec.name}",
+            seed=None if seed is None else seed + i, exact_input=i == 0, name=f"s{spec.name}",
         )
         if i > 0:  # SOPs count the input spikes of conv0..conv10; the encoding layer's input is the image
             fan_ins.append(WindowSum(spec.kernel, spec.stride, spec.padding, name=f"fan_in_{spec.name}")(channel_sum))
