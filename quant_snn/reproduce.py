@@ -295,8 +295,9 @@ def write_results(cfg: ReproduceConfig) -> None:
     lines += provenance(cfg) + [""]
     lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    lines += ["", "ANN: the quantized (or FP32) network's test accuracy from the same npz the SNN was converted from; "
-              "SNN: one time step; SOPs in the original's accounting (see README_VGG.md).", ""]
+    lines += ["", "ANN: the quantized (or FP32) network's test accuracy from the same npz the SNN was converted from, the "
+              "quantized one deciding in float64 (the float32 ANN's accuracy and differing images are in each "
+              "figs/*/stats.json); SNN: one time step; SOPs in the original's accounting (see README_VGG.md).", ""]
     figures = [name for name in ("accuracy", "sparsity", "sops", "firing_rates", "noise")
                if (cfg.output_dir / "figs" / f"{name}.png").is_file()]
     lines += [f"![{name}](figs/{name}.png)" for name in figures]
