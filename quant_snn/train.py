@@ -203,8 +203,8 @@ class NpzTest:
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """After every epoch: test the npz's weights, then write checkpoint, weights npz and CSV history, each
-    replaced atomically."""
+    """After every epoch: test the npz's weights, then write weights npz, CSV history and checkpoint, each
+    replaced atomically, the checkpoint last."""
 
     def __init__(self, cfg: RunConfig, core: keras.Model, history: list[dict], test: NpzTest):
         super().__init__()
@@ -232,16 +232,18 @@ class EpochCheckpoint(keras.callbacks.Callback):
         }
         self.history.append(row)
         cfg = self.cfg
-        save_checkpoint(
-            cfg.checkpoint_path, self.model, self.model.optimizer, epoch=epoch + 1, config=cfg.describe(),
-            history=self.history,
-        )
+        # The checkpoint is written last: it is what resume and reproduce read as "epochs done", so a kill between
+        # the files leaves npz and history one epoch ahead (redone on resume), never a checkpoint ahead of them.
         save_npz(
             cfg.npz_path, self.core, dataset=cfg.dataset, quant=cfg.quant, epochs=epoch + 1,
             test_accuracy=row["test_accuracy"], params=params,  # the very arrays just tested
             training=cfg.training(),
         )
         write_history_csv(cfg.history_path, self.history)
+        save_checkpoint(
+            cfg.checkpoint_path, self.model, self.model.optimizer, epoch=epoch + 1, config=cfg.describe(),
+            history=self.history,
+        )
         print(
             f"epoch {epoch + 1}: train accuracy {row['accuracy']:.4f}, test accuracy {row['test_accuracy']:.4f} "
             f"({row['seconds']:.0f} s); saved {cfg.npz_path}",

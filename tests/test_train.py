@@ -114,6 +114,35 @@ def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
     assert [row["epoch"] for row in resumed] == list(range(1, saved_epoch + 2))
 
 
+def test_kill_between_files_never_leaves_the_checkpoint_ahead(tmp_path, cifar10_dir, monkeypatch):
+    """Interrupted after epoch 2's npz and history but before its checkpoint: resume redoes epoch 2, and the
+    npz, history and checkpoint agree again (before, the checkpoint came first and reproduce kept a stale npz)."""
+    import quant_snn.train as train_module
+    from quant_snn.checkpoint import checkpoint_epoch
+    from quant_snn.weights import read_npz
+
+    calls = []
+    original = train_module.save_checkpoint
+
+    def checkpoint_then_die(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    cfg = run_config(tmp_path, cifar10_dir, epochs=3)
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "save_checkpoint", checkpoint_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg)
+    assert checkpoint_epoch(cfg.checkpoint_path) == 1 and read_npz(cfg.npz_path)[1].epochs == 2
+    resumed = train(run_config(tmp_path, cifar10_dir, epochs=2, resume=True))
+    assert [row["epoch"] for row in resumed] == [1, 2, 3]
+    with open(cfg.history_path) as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2, 3]
+    assert checkpoint_epoch(cfg.checkpoint_path) == 3 == read_npz(cfg.npz_path)[1].epochs
+
+
 def test_corrupt_checkpoint_is_one_clear_error(tmp_path, cifar10_dir):
     cfg = run_config(tmp_path, cifar10_dir, resume=True)
     cfg.output_dir.mkdir(parents=True)
