@@ -27,6 +27,7 @@ from .recipes import recipe_flags
 from .precision import check_precision, dtype_policy, full_float32
 from .schedules import StepSchedule, check_schedule
 from .seeding import set_seed
+from .run_lock import exclusive_run
 from .weights import assign_params, expected_shapes, load_npz, model_params, read_npz, save_npz
 
 
@@ -291,11 +292,12 @@ def train(cfg: RunConfig, data: Cifar | None = None) -> list[dict]:
     if cfg.distribute:
         print(f"data-parallel over {parallel.replicas} devices: {', '.join(parallel.devices)}")
     check_output_dir(cfg.output_dir)
-    if not cfg.resume:
-        set_aside_previous_run(cfg)
-    set_seed(cfg.seed)
-    with parallel.scope():
-        return _train(cfg, data, spec.n_classes, parallel)
+    with exclusive_run(cfg.output_dir, cfg.npz_path.stem):
+        if not cfg.resume:
+            set_aside_previous_run(cfg)
+        set_seed(cfg.seed)
+        with parallel.scope():
+            return _train(cfg, data, spec.n_classes, parallel)
 
 
 def _train(cfg: RunConfig, data: Cifar, n_classes: int, parallel: DataParallel) -> list[dict]:

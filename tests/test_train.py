@@ -101,7 +101,8 @@ def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
     process = subprocess.Popen(command, env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     history = out / "history_model_cifar_10_k1B2.csv"
     deadline = time.time() + 120
-    while time.time() < deadline and not (history.exists() and "\n2," in history.read_text()):
+    # epoch 3 in the history: epoch 2's checkpoint (written after its npz and history) is complete
+    while time.time() < deadline and not (history.exists() and "\n3," in history.read_text()):
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()
