@@ -49,21 +49,34 @@ def read_batch(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as f:
             batch = pickle.load(f, encoding="bytes")
-        data = np.asarray(batch[b"data"], dtype=np.uint8)
-        labels = np.asarray(batch[spec.label_key], dtype=np.int64)
+        raw_data, raw_labels = np.asarray(batch[b"data"]), np.asarray(batch[spec.label_key])
     except Exception as exc:  # truncated pickle, wrong keys, garbage bytes
         raise UserError(
             f"dataset file {path} is corrupt or incomplete ({type(exc).__name__}: {exc}): {_how_to_fix(spec, folder)}"
         ) from None
+    # checked before any cast: a cast would wrap pixels above 255 and truncate fractional labels without a word
+    if not _whole_numbers_within(raw_labels, 0, spec.n_classes - 1):
+        raise UserError(f"dataset file {path} has labels that are not whole numbers in 0..{spec.n_classes - 1}: "
+                        f"{_how_to_fix(spec, folder)}")
+    if not _whole_numbers_within(raw_data, 0, 255):
+        raise UserError(f"dataset file {path} has pixel values that are not whole numbers in 0..255: "
+                        f"{_how_to_fix(spec, folder)}")
+    data, labels = raw_data.astype(np.uint8), raw_labels.astype(np.int64)
     if data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (data.shape[0],):
         raise UserError(
             f"dataset file {path} has data of shape {data.shape} and {labels.size} labels, expected N x 3072 "
             f"and N labels: {_how_to_fix(spec, folder)}"
         )
-    if labels.size and (labels.min() < 0 or labels.max() >= spec.n_classes):
-        raise UserError(f"dataset file {path} has labels outside 0..{spec.n_classes - 1}: {_how_to_fix(spec, folder)}")
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), labels.astype(np.int32)
+
+
+def _whole_numbers_within(values: np.ndarray, low: int, high: int) -> bool:
+    if values.size == 0:
+        return True
+    if values.dtype.kind not in "iuf" or (values.dtype.kind == "f" and not np.all(np.isfinite(values))):
+        return False
+    return bool(np.all(values == np.round(values)) and values.min() >= low and values.max() <= high)
 
 
 def _read_split(folder: Path, names: tuple[str, ...], spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -142,6 +155,9 @@ def load_cifar(spec: DatasetSpec, data_dir: str | os.PathLike, origin: str | Non
         extract_archive(archive, spec, data_dir)
     x_train, y_train = _read_split(folder, spec.train_files, spec)
     x_test, y_test = _read_split(folder, spec.test_files, spec)
+    for split, images in (("training", x_train), ("test", x_test)):
+        if len(images) == 0:
+            raise UserError(f"{folder} holds no {split} images: {_how_to_fix(spec, folder)}")
     return Cifar(x_train, y_train, x_test, y_test)
 
 

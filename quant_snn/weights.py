@@ -123,16 +123,25 @@ def read_npz(path: str | os.PathLike) -> tuple[list[np.ndarray], NpzInfo]:
         params = [np.asarray(p, dtype=np.float32) for p in arrays["params"]]
     except (TypeError, ValueError) as exc:
         raise UserError(f"weights file {path} cannot be read ({type(exc).__name__}: {exc})") from None
+    broken = [i for i, p in enumerate(params) if not np.all(np.isfinite(p))]
+    if broken:
+        raise UserError(f"weights file {path}: params[{broken[0]}] holds NaN or infinity (a diverged or broken run)")
     meta = {key: value[()] for key, value in arrays.items() if key != "params"}
     quant = None
     if "quantized" in meta:
         quant = QuantConfig(int(meta["k"]), float(meta["B"])) if bool(meta["quantized"]) else QuantConfig(None, None)
     accuracy = meta.get("test_accuracy")
+    try:
+        epochs = int(meta["epochs"]) if "epochs" in meta else None
+    except (TypeError, ValueError):
+        epochs = -1
+    if epochs is not None and (epochs < 0 or epochs != meta["epochs"]):
+        raise UserError(f"weights file {path} records {meta['epochs']} epochs: not a whole number >= 0")
     info = NpzInfo(
         dataset=str(meta["dataset"]) if "dataset" in meta else None,
         quant=quant,
         n_classes=int(meta["n_classes"]) if "n_classes" in meta else None,
-        epochs=int(meta["epochs"]) if "epochs" in meta else None,
+        epochs=epochs,
         test_accuracy=None if accuracy is None or np.isnan(accuracy) else float(accuracy),
         training=_training(meta.get("training")),
     )
@@ -168,7 +177,7 @@ def check_npz(
                 f"weights file {path}: params[{i}] has shape {p.shape}, a {wanted} VGG-Net needs {shape}"
                 + (" (wrong number of classes?)" if i == len(shapes) - 1 else "")
             )
-    if quant.quantized and info.quant is None:
+    if quant.quantized:  # our files and the original's both store the ternary kernels themselves
         kernels = [params[i] for i in range(5, len(params) - 1, 5)]  # conv0..conv10, skipping conv00 at index 0
         if any(not np.isin(kernel, (-1.0, 0.0, 1.0)).all() for kernel in kernels):
             raise UserError(f"weights file {path} has non-ternary conv0..conv10 kernels: it is not a {quant.tag} network")

@@ -2,6 +2,7 @@
 
 import socket
 
+import numpy as np
 import pytest
 
 from quant_snn import data as data_module
@@ -10,6 +11,7 @@ from quant_snn.config import CIFAR10, MAX_LEVELS, QuantConfig
 from quant_snn.data import DOWNLOAD_TIMEOUT_S, download_archive, load_cifar
 from quant_snn.errors import UserError
 from quant_snn.train import RunConfig, check_output_dir
+from synthetic import write_dataset
 
 
 def test_infinite_learning_rate_is_refused():
@@ -62,3 +64,70 @@ def test_ctrl_c_message_is_the_scripts_own(capsys):
 
     assert run_cli(interrupted, "interrupted: run the same command again") == 130
     assert capsys.readouterr().err == "interrupted: run the same command again\n"
+
+
+def write_test_batch(folder, data, labels):
+    import pickle
+
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump({b"data": data, b"labels": labels}, f)
+
+
+@pytest.mark.parametrize("data, labels, message", [
+    (np.zeros((2, 3072), np.uint8), [0.5, 1.0], "labels that are not whole numbers"),
+    (np.zeros((2, 3072), np.uint8), [0, float("nan")], "labels that are not whole numbers"),
+    (np.full((2, 3072), 300, np.int32), [0, 1], "pixel values that are not whole numbers in 0..255"),
+    (np.full((2, 3072), 0.5), [0, 1], "pixel values that are not whole numbers in 0..255"),
+    (np.zeros((0, 3072), np.uint8), [], "holds no test images"),
+])
+def test_dataset_values_a_cast_would_hide_are_refused(tmp_path, data, labels, message):
+    folder = write_dataset(CIFAR10, tmp_path, per_file=2, test=2)
+    write_test_batch(folder, data, labels)
+    with pytest.raises(UserError, match=message):
+        load_cifar(CIFAR10, tmp_path)
+
+
+def quantized_npz(tmp_path, change):
+    """A valid k1B2 npz of the small test network, then ``change(arrays)`` applied to it."""
+    from quant_snn.model import build_vgg
+    from quant_snn.weights import save_npz
+
+    path = tmp_path / "k1B2.npz"
+    save_npz(path, build_vgg(10, QuantConfig(1, 2)), dataset="cifar10", quant=QuantConfig(1, 2), epochs=3,
+             test_accuracy=0.5)
+    with np.load(path, allow_pickle=True) as f:
+        arrays = dict(f)
+    change(arrays)
+    np.savez(path, **arrays)
+    return path
+
+
+def set_param(index, value):
+    def change(arrays):
+        arrays["params"][index] = np.full_like(arrays["params"][index], value)
+    return change
+
+
+@pytest.mark.parametrize("change, message", [
+    (set_param(-1, np.nan), r"params\[.*\] holds NaN or infinity"),
+    (set_param(2, np.inf), r"params\[2\] holds NaN or infinity"),
+    (lambda arrays: arrays.update(epochs=np.int64(-3)), "records -3 epochs"),
+    (lambda arrays: arrays.update(epochs=np.float64(2.5)), "records 2.5 epochs"),
+    (set_param(5, 0.3), "non-ternary conv0..conv10 kernels"),
+])
+def test_broken_weights_files_are_refused(tmp_path, change, message):
+    from quant_snn.model import build_vgg
+    from quant_snn.weights import load_npz
+
+    path = quantized_npz(tmp_path, change)
+    with pytest.raises(UserError, match=message):
+        load_npz(path, build_vgg(10, QuantConfig(1, 2)), dataset="cifar10", quant=QuantConfig(1, 2))
+
+
+def test_the_unbroken_file_loads(tmp_path):
+    from quant_snn.model import build_vgg
+    from quant_snn.weights import load_npz
+
+    info = load_npz(quantized_npz(tmp_path, lambda arrays: None), build_vgg(10, QuantConfig(1, 2)),
+                    dataset="cifar10", quant=QuantConfig(1, 2))
+    assert info.epochs == 3
