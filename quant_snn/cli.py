@@ -33,13 +33,6 @@ def literal_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
 
 
-def number_B(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
 def repo_root(script_path: str | os.PathLike) -> Path:
     """Dataset scripts live in ``<repo>/CIFAR10/`` or ``<repo>/CIFAR100/`` (figure scripts one level deeper)."""
     path = Path(script_path).resolve().parent
@@ -50,7 +43,7 @@ def repo_root(script_path: str | os.PathLike) -> Path:
 
 def add_quant_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, default=1, help="activation level k: 2^k steps per unit (default 1)")
-    parser.add_argument("--B", type=number_B, default=2.0, help="activation upper bound B (default 2)")
+    parser.add_argument("--B", type=float, default=2.0, help="activation upper bound B (default 2)")
 
 
 def add_common_flags(parser: argparse.ArgumentParser, script_path: str) -> None:

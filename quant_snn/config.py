@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from .errors import UserError
 
 
+BN_EPSILON = 1e-5  # batch norm's epsilon: the ANN's layers and the folded spiking thresholds share it
 MAX_LEVELS = 1024  # thresholds per spiking neuron; beyond this the simulator's memory grows past any use
 
 

@@ -20,7 +20,6 @@ import numpy as np
 from .config import DatasetSpec
 from .errors import UserError
 
-IMAGE_SHAPE = (32, 32, 3)
 DOWNLOAD_TIMEOUT_S = 60.0  # seconds without an answer from the server
 
 

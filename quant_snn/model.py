@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import keras
 
-from .config import QuantConfig
+from .config import BN_EPSILON, QuantConfig
 from .layers import QuantConv2D
 from .precision import enable_float64
 from .quantizers import ActivationQuantizer, TernaryQuantizer
@@ -43,7 +43,6 @@ VGG_CONVS: tuple[ConvSpec, ...] = (
     ConvSpec("conv10", 512, 3, 1, "valid"),
 )
 INPUT_SHAPE = (24, 24, 3)
-BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9
 
 

@@ -12,8 +12,6 @@ PAPER_NOISE = {
     "cifar10": {("k1B2", 0.1): 90.32, ("k1B2", 0.2): 89.65},
     "cifar100": {("k1B2", 0.1): 63.93, ("k1B2", 0.2): 62.25},
 }
-# The original's CIFAR-10 k1B2 logs, per image (about 6.1e6 spikes and 2.8e10 SOPs per batch of 50).
-PAPER_PER_IMAGE = {"cifar10": {"k1B2": {"spikes": 1.2e5, "sops": 5.6e8}}}
 
 
 def paper_snn(dataset: str, tag: str) -> float | None:

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import BN_EPSILON
 from .errors import UserError
 from .quantizers import ROUNDING_OFFSET
 
-BN_EPSILON = 1e-5
 
 
 @dataclass(frozen=True)
