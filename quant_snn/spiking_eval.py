@@ -27,7 +27,7 @@ from .model import build_vgg
 from .paths import repo_relative
 from .precision import compile_for_inference, use_full_float32
 from .spiking_utils import NOISE_LAYERS, SpikingNetwork, build_spiking_model
-from .weights import assign_params, check_npz, file_sha256, read_npz
+from .weights import assign_params, file_sha256, load_npz
 
 
 @dataclass
@@ -104,12 +104,10 @@ def load_networks(cfg: SpikingRunConfig) -> tuple[dict[str, keras.Model], Spikin
     """Build the quantized ANN twice (``exact``: float64 decisions, what the SNN must equal; ``float32``: as
     trained) and the spiking network from ``cfg.npz``, after checking it against the flags."""
     spec = dataset_spec(cfg.dataset)
-    params, info = read_npz(cfg.npz)
     anns = {"float32": build_vgg(spec.n_classes, cfg.quant)}
-    check_npz(cfg.npz, params, info, anns["float32"], dataset=cfg.dataset, quant=cfg.quant)
+    params, info = load_npz(cfg.npz, anns["float32"], dataset=cfg.dataset, quant=cfg.quant)
     anns["exact"] = build_vgg(spec.n_classes, cfg.quant, exact=True)
-    for ann in anns.values():
-        assign_params(ann, params)
+    assign_params(anns["exact"], params)
     snn = build_spiking_model(
         params, cfg.quant, noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed
     )

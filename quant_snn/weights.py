@@ -194,9 +194,12 @@ def assign_params(model, params: list[np.ndarray]) -> None:
     model.get_layer("dense").kernel.assign(next(it))
 
 
-def load_npz(path: str | os.PathLike, model, *, dataset: str, quant: QuantConfig) -> NpzInfo:
-    """Check ``path`` against the model the flags describe and load it; returns the file's metadata."""
+def load_npz(
+    path: str | os.PathLike, model, *, dataset: str, quant: QuantConfig
+) -> tuple[list[np.ndarray], NpzInfo]:
+    """Check ``path`` against the model the flags describe and load it; returns the checked params (for other
+    models of the same network, e.g. the spiking one) and the file's metadata."""
     params, info = read_npz(path)
     check_npz(path, params, info, model, dataset=dataset, quant=quant)
     assign_params(model, params)
-    return info
+    return params, info

@@ -128,6 +128,6 @@ def test_the_unbroken_file_loads(tmp_path):
     from quant_snn.model import build_vgg
     from quant_snn.weights import load_npz
 
-    info = load_npz(quantized_npz(tmp_path, lambda arrays: None), build_vgg(10, QuantConfig(1, 2)),
+    _, info = load_npz(quantized_npz(tmp_path, lambda arrays: None), build_vgg(10, QuantConfig(1, 2)),
                     dataset="cifar10", quant=QuantConfig(1, 2))
     assert info.epochs == 3

@@ -45,7 +45,7 @@ def test_round_trip_gives_the_same_network(tmp_path, trained_like):
     path = tmp_path / "w.npz"
     save_npz(path, trained_like, dataset="cifar10", quant=K1B2, epochs=3, test_accuracy=None)
     fresh = build_vgg(10, K1B2)
-    info = load_npz(path, fresh, dataset="cifar10", quant=K1B2)
+    _, info = load_npz(path, fresh, dataset="cifar10", quant=K1B2)
     assert info.epochs == 3 and info.quant == K1B2 and info.test_accuracy is None
     x = np.random.default_rng(1).normal(size=(4, 24, 24, 3)).astype(np.float32)
     np.testing.assert_array_equal(to_numpy(fresh(x)), to_numpy(trained_like(x)))
