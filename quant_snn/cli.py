@@ -196,10 +196,10 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
     args = spiking_parser(dataset, script_path).parse_args(argv)
 
     def main() -> None:
-        from .config import QuantConfig, dataset_spec
+        from .config import QuantConfig, RunFiles
 
         quant = QuantConfig(args.k, args.B)
-        npz = args.npz or Path(script_path).resolve().parent / f"{dataset_spec(dataset).npz_stem}_{quant.tag}.npz"
+        npz = args.npz or RunFiles.of(Path(script_path).resolve().parent, dataset, quant).npz
         from .spiking_eval import SpikingRunConfig, run_spiking
 
         cfg = SpikingRunConfig(

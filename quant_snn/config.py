@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import UserError
 
@@ -124,6 +126,31 @@ def dataset_spec(name: str) -> DatasetSpec:
         return DATASETS[name]
     except KeyError:
         raise UserError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}") from None
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The one place that names a run's files: ``model_cifar_10_k1B2.npz`` (weights), ``checkpoint_<stem>.npz``
+    and ``history_<stem>.csv`` in its output folder (training, the Spiking script and reproduce all use it)."""
+
+    folder: Path
+    stem: str
+
+    @classmethod
+    def of(cls, folder: str | os.PathLike, dataset: str, quant: QuantConfig) -> "RunFiles":
+        return cls(Path(folder), f"{dataset_spec(dataset).npz_stem}_{quant.tag}")
+
+    @property
+    def npz(self) -> Path:
+        return self.folder / f"{self.stem}.npz"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.folder / f"checkpoint_{self.stem}.npz"
+
+    @property
+    def history(self) -> Path:
+        return self.folder / f"history_{self.stem}.csv"
 
 
 # Training precisions: mixed_bfloat16 computes convolutions in bfloat16 with float32 variables; batch-norm

@@ -17,7 +17,7 @@ import numpy as np
 from .atomic import atomic_write_text
 from .augment import CifarPreprocess
 from .checkpoint import checkpoint_state, load_checkpoint, save_checkpoint
-from .config import QuantConfig, dataset_spec
+from .config import QuantConfig, RunFiles, dataset_spec
 from .data import Cifar, load_cifar
 from .distribute import DataParallel, check_batch, data_parallel, single_device
 from .errors import UserError
@@ -83,20 +83,24 @@ class RunConfig:
         self.output_dir = Path(self.output_dir)
 
     @property
+    def files(self) -> RunFiles:
+        return RunFiles.of(self.output_dir, self.dataset, self.quant)
+
+    @property
     def stem(self) -> str:
-        return f"{dataset_spec(self.dataset).npz_stem}_{self.quant.tag}"
+        return self.files.stem
 
     @property
     def npz_path(self) -> Path:
-        return self.output_dir / f"{self.stem}.npz"
+        return self.files.npz
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.output_dir / f"checkpoint_{self.stem}.npz"
+        return self.files.checkpoint
 
     @property
     def history_path(self) -> Path:
-        return self.output_dir / f"history_{self.stem}.csv"
+        return self.files.history
 
     def describe(self) -> dict:
         """The JSON-able part stored in checkpoints."""
