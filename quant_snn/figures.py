@@ -1,15 +1,12 @@
 """Figures from the spiking logs (``figs/k{k}B{B}[_noise{p}]/``): accuracy, sparsity, SOPs, firing rates, noise.
 
-Reads the original's per-batch logs (``accuracy.txt``, ``spike_num.txt``, ``sop_num.txt``) and our
-``stats.json``; logs from the original code (no ``stats.json``) are read as batches of 50 at one time step.
+Reads the spiking logs (:mod:`quant_snn.spiking_logs`: the original's per-batch files and our ``stats.json``).
 Figures never open a window (Agg backend) and are saved as PNG and SVG beside the logs.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -19,10 +16,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .config import parse_tag  # noqa: E402
 from .errors import UserError  # noqa: E402
+from .spiking_logs import LOG_FILES, STATS_FILE, RunLogs, read_logs  # noqa: E402
 
 DEFAULT_CONFIGS = ("k0B1", "k0B2", "k1B2")
 SPIKE_WORDS = {1: "single", 2: "two", 4: "four", 8: "eight", 16: "sixteen"}
-LOG_FILES = ("accuracy.txt", "spike_num.txt", "sop_num.txt")
 TAG = re.compile(r"^k(\d+)B([0-9.]+)$")
 NOISY_TAG = re.compile(r"^(k\d+B[0-9.]+)_noise([0-9.]+)$")
 
@@ -31,37 +28,6 @@ def spike_label(tag: str) -> str:
     """``k1B2`` -> ``four-spike (k1B2)``: the most spikes a neuron can emit, 2^k*B, as the original named them."""
     n = parse_tag(tag).levels
     return f"{SPIKE_WORDS.get(n, str(n))}-spike ({tag})"
-
-
-@dataclass
-class RunLogs:
-    """Totals of one spiking run, averaged over its test images."""
-
-    tag: str
-    images: int
-    time_steps: int
-    accuracy: float  # SNN accuracy at the last time step
-    spikes_per_image: float
-    sops_per_image: float
-    stats: dict | None
-
-    @property
-    def ann_accuracy(self) -> float | None:
-        return None if self.stats is None else self.stats["ann_accuracy"]
-
-
-def read_logs(log_dir: Path) -> RunLogs:
-    try:
-        values = {Path(name).stem: [int(float(v)) for v in (log_dir / name).read_text().split()] for name in LOG_FILES}
-        stats_path = log_dir / "stats.json"
-        stats = json.loads(stats_path.read_text()) if stats_path.exists() else None
-    except (ValueError, OSError) as exc:
-        raise UserError(f"cannot read the logs in {log_dir} ({exc}); run the spiking script again") from None
-    steps = stats["config"]["time_steps"] if stats else 1
-    images = stats["config"]["images"] if stats else 50 * (len(values["accuracy"]) // steps)
-    last_step = values["accuracy"][steps - 1 :: steps]
-    return RunLogs(log_dir.name, images, steps, sum(last_step) / images, sum(values["spike_num"]) / images,
-                   sum(values["sop_num"]) / images, stats)
 
 
 def missing_message(figs_dir: Path, tags: list[str], script: str, need: tuple[str, ...] = LOG_FILES) -> str:
@@ -125,7 +91,7 @@ def accuracy_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.p
 
 
 def sparsity_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
-    runs = collect(figs_dir, configs, script, LOG_FILES + ("stats.json",))
+    runs = collect(figs_dir, configs, script, LOG_FILES + (STATS_FILE,))
     fig, ax = plt.subplots(figsize=(6, 4))
     capacity = [r.stats["spiking_neurons"] * r.stats["config"]["thresholds_per_neuron"] for r in runs]
     _bars(ax, [spike_label(r.tag) for r in runs],
@@ -136,7 +102,7 @@ def sparsity_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.p
 
 
 def sops_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
-    runs = collect(figs_dir, configs, script, LOG_FILES + ("stats.json",))
+    runs = collect(figs_dir, configs, script, LOG_FILES + (STATS_FILE,))
     fig, ax = plt.subplots(figsize=(6, 4))
     _bars(ax, [spike_label(r.tag) for r in runs], {
         "SOPs (original accounting)": [r.sops_per_image for r in runs],
@@ -148,7 +114,7 @@ def sops_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") 
 
 
 def firing_rates_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
-    runs = collect(figs_dir, configs, script, ("stats.json",) + LOG_FILES)
+    runs = collect(figs_dir, configs, script, (STATS_FILE,) + LOG_FILES)
     fig, ax = plt.subplots(figsize=(7, 4))
     for r in runs:
         layers = [layer for layer in r.stats["layers"] if "firing_rate" in layer]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import math
 import os
 import platform
@@ -25,6 +24,7 @@ from typing import Sequence
 
 from .cli import add_parallel_flags, add_recipe_flags, literal_bool, repo_root, run_cli
 from .config import QuantConfig, dataset_spec, parse_tag
+from .spiking_logs import STATS_VERSION, read_stats
 from .atomic import atomic_write_text
 from .errors import UserError
 from .paths import repo_relative
@@ -144,17 +144,11 @@ def spiking_config(cfg: ReproduceConfig, quant: QuantConfig, noise: float):
                             noise_ratio=noise, seed=cfg.seed, limit=cfg.limit)
 
 
-def load_stats(log_dir: Path) -> dict | None:
-    path = log_dir / "stats.json"
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def spiking_is_current(cfg: ReproduceConfig, snn_cfg, npz_epochs: int, images: int) -> bool:
     """The logs came from this very npz (same bytes) with this run's settings."""
-    from .spiking_eval import STATS_VERSION
     from .weights import file_sha256
 
-    stats = load_stats(snn_cfg.log_dir)
+    stats = read_stats(snn_cfg.log_dir)
     if stats is None:
         return False
     c = stats["config"]
@@ -272,8 +266,8 @@ def write_results(cfg: ReproduceConfig) -> None:
     rows = []
     for tag, quant in cfg.quants.items():
         info = read_npz(run_config(cfg, quant).npz_path)[1]
-        clean = load_stats(spiking_config(cfg, quant, 0.0).log_dir) if quant.quantized else None
-        noise_acc = [load_stats(spiking_config(cfg, quant, p).log_dir) if quant.quantized and p in cfg.noise_for(tag)
+        clean = read_stats(spiking_config(cfg, quant, 0.0).log_dir) if quant.quantized else None
+        noise_acc = [read_stats(spiking_config(cfg, quant, p).log_dir) if quant.quantized and p in cfg.noise_for(tag)
                      else None for p in noisy]
         images = clean["config"]["images"] if clean else None
         rows.append([

@@ -1,15 +1,11 @@
 """Runs the spiking network on the test set beside the quantized ANN from the same npz; logs and statistics.
 
-Logs keep the original's format, one line per batch per time step, in ``figs/k{k}B{B}/`` (noisy runs in
-``figs/k{k}B{B}_noise{p}/`` so they never overwrite the clean logs): ``accuracy.txt`` (correct predictions in the
-batch), ``spike_num.txt`` (spikes of all twelve conv layers), ``sop_num.txt`` (SOPs, the original's accounting).
-``stats.json`` adds per-layer spikes, firing rates (spikes / (neurons * 2^k*B) per time step), both SOP counts, the
-ANN's MACs and the run's configuration; spike and SOP figures per image add up all time steps.
+Logs in the original's format and ``stats.json`` (:mod:`quant_snn.spiking_logs`); firing rates are spikes /
+(neurons * 2^k*B) per time step; spike and SOP figures per image add up all time steps.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,7 +14,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .atomic import atomic_write_text
 from .augment import preprocess_test
 from .config import QuantConfig, dataset_spec
 from .data import load_cifar
@@ -26,6 +21,7 @@ from .errors import UserError
 from .model import build_vgg
 from .paths import repo_relative
 from .precision import compile_for_inference, use_full_float32
+from .spiking_logs import LOG_NAMES, log_dir_name, write_logs
 from .spiking_utils import NOISE_LAYERS, SpikingNetwork, build_spiking_model
 from .weights import assign_params, file_sha256, load_npz
 
@@ -62,13 +58,7 @@ class SpikingRunConfig:
 
     @property
     def log_dir(self) -> Path:
-        name = self.quant.tag + (f"_noise{self.noise_ratio:g}" if self.noise_ratio > 0 else "")
-        return self.figs_dir / name
-
-
-# Bumped when the statistics change meaning, so that reproduce redoes older runs (2: "ann_accuracy" and
-# "differing_images" against the exact ANN, float32 ANN figures beside them; first layer summed in float64).
-STATS_VERSION = 2
+        return self.figs_dir / log_dir_name(self.quant.tag, self.noise_ratio)
 
 
 @dataclass
@@ -84,7 +74,7 @@ class Tally:
     float32_differing: int = 0
     spikes: np.ndarray = field(init=False)  # per layer, all time steps
     fan_in: np.ndarray = field(init=False)  # per layer conv0..conv10: sum(im2col(input spikes))
-    log: dict = field(default_factory=lambda: {"accuracy": [], "spike_num": [], "sop_num": []})
+    log: dict = field(default_factory=lambda: {name: [] for name in LOG_NAMES})
 
     def __post_init__(self) -> None:
         self.spikes = np.zeros(self.n_layers, dtype=np.int64)
@@ -94,10 +84,6 @@ class Tally:
 def original_sops(fan_in: np.ndarray, filters: np.ndarray, levels: int) -> np.ndarray:
     """The original's hardware accounting for conv0..conv10: sum(im2col(input)) * n_filters * 2 * 2^k * B."""
     return fan_in * filters * 2 * levels
-
-
-def _write_lines(path: Path, values: list[int]) -> None:
-    atomic_write_text(path, "".join(f"{int(v)}\n" for v in values))
 
 
 def load_networks(cfg: SpikingRunConfig) -> tuple[dict[str, keras.Model], SpikingNetwork, dict]:
@@ -165,7 +151,7 @@ def run_spiking(cfg: SpikingRunConfig) -> dict:
         tally.float32_differing += int((prediction != float32_prediction).sum())
         progress.add(len(labels))
     stats = summarize(cfg, snn, tally, time.perf_counter() - start, npz_info)
-    write_logs(cfg.log_dir, tally, stats)
+    write_logs(cfg.log_dir, tally.log, stats)
     return stats
 
 
@@ -190,7 +176,7 @@ def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds:
                    "ann_macs_per_image": macs[-1]})
     return {
         "config": {
-            "stats_version": STATS_VERSION, "dataset": cfg.dataset, "k": cfg.quant.k, "B": cfg.quant.B,
+            "dataset": cfg.dataset, "k": cfg.quant.k, "B": cfg.quant.B,
             "thresholds_per_neuron": n,
             "npz": repo_relative(cfg.npz), "npz_epochs": npz_info["epochs"],
             "npz_sha256": file_sha256(cfg.npz), "batch_size": cfg.batch_size,
@@ -211,9 +197,3 @@ def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds:
         "layers": layers,
     }
 
-
-def write_logs(log_dir: Path, tally: Tally, stats: dict) -> None:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    for name, values in tally.log.items():
-        _write_lines(log_dir / f"{name}.txt", values)
-    atomic_write_text(log_dir / "stats.json", json.dumps(stats, indent=2) + "\n")

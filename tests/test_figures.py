@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, script_env
-from quant_snn.figures import collect, read_logs
+from quant_snn.figures import collect
+from quant_snn.spiking_logs import read_logs
 
 LAYERS = ["conv00", "conv0", "conv1", "conv2"]
 
