@@ -94,13 +94,16 @@ def build_vgg(
         else:
             x = keras.layers.ReLU(name=f"relu{spec.name[4:]}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    outputs = keras.layers.Dense(
-        n_classes,
-        use_bias=False,
-        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.1),
-        dtype=wide or ("float32" if keras.config.dtype_policy().name.startswith("mixed") else None),
-        name="dense",
-    )(x)
+    if exact:  # einsum: Keras 3.15's Dense (matmul) on PyTorch computes float64 inputs in float32
+        outputs = keras.layers.EinsumDense("bf,fc->bc", output_shape=(n_classes,), dtype=wide, name="dense")(x)
+    else:
+        outputs = keras.layers.Dense(
+            n_classes,
+            use_bias=False,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.1),
+            dtype="float32" if keras.config.dtype_policy().name.startswith("mixed") else None,
+            name="dense",
+        )(x)
     return keras.Model(inputs, outputs, name=f"vgg_{quant.tag}")
 
 

@@ -146,15 +146,17 @@ class IntegratingDense(keras.layers.Layer):
     the exact ANN's dense layer, so that near-ties between classes do not depend on the summation order)."""
 
     def __init__(self, units: int, **kwargs):
+        enable_float64()
+        kwargs.setdefault("dtype", "float64")  # a float32 policy would hand float32 outputs back on PyTorch
         super().__init__(**kwargs)
         self.units = int(units)
-        enable_float64()
 
     def build(self, input_shape):
         self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="zeros", trainable=False, name="kernel")
 
     def call(self, inputs):
-        return ops.matmul(ops.cast(inputs, "float64"), ops.cast(self.kernel, "float64"))
+        # einsum: Keras 3.15's matmul/dot/tensordot on PyTorch compute float64 inputs in float32
+        return ops.einsum("bf,fc->bc", ops.cast(inputs, "float64"), ops.cast(self.kernel, "float64"))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.units)
