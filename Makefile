@@ -32,7 +32,7 @@ train: setup
 # The whole suite on TensorFlow (it also runs every script on JAX and PyTorch in subprocesses), then the model
 # core's unit tests (quantizers, augmentation, model, weights, the spiking simulator's exactness, schedules, optimizers
 # and losses, the float32 switch) on JAX and PyTorch.
-CORE_TESTS := tests/test_export.py tests/test_exact_first_layer.py tests/test_spike_noise.py tests/test_quantizers.py tests/test_augment.py tests/test_model.py tests/test_weights.py tests/test_spiking.py \
+CORE_TESTS := tests/test_export.py tests/test_nir_export.py tests/test_exact_first_layer.py tests/test_spike_noise.py tests/test_quantizers.py tests/test_augment.py tests/test_model.py tests/test_weights.py tests/test_spiking.py \
 	tests/test_schedules.py tests/test_optim.py tests/test_precision.py
 
 # Two pytest workers (most tests wait on a subprocess or a single-threaded import); a file stays on one worker so

@@ -186,6 +186,8 @@ def spiking_parser(dataset: str, script_path: str) -> argparse.ArgumentParser:
     parser.add_argument("--figs_dir", type=Path, default=Path(script_path).resolve().parent / "figs",
                         help="logs go to FIGS_DIR/k{k}B{B}[_noise{p}]/ (default: figs/ beside this script)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first LIMIT test images")
+    parser.add_argument("--export_nir", type=Path, default=None,
+                        help="write the spiking network as a NIR graph to this file and stop (no evaluation)")
     add_common_flags(parser, script_path)
     return parser
 
@@ -200,6 +202,8 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
 
         quant = QuantConfig(args.k, args.B)
         npz = args.npz or RunFiles.of(Path(script_path).resolve().parent, dataset, quant).npz
+        if args.export_nir is not None:
+            return export_nir_main(dataset, quant, npz, args.export_nir)
         from .spiking_eval import SpikingRunConfig, run_spiking
 
         cfg = SpikingRunConfig(
@@ -220,6 +224,23 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
         print(f"logs: {cfg.log_dir}")
 
     return run_cli(main, "interrupted before the end of the test set; run the same command again")
+
+
+def export_nir_main(dataset: str, quant, npz: Path, target: Path) -> None:
+    """``--export_nir``: check the npz against the flags like an evaluation would, then write the NIR graph."""
+    from .config import dataset_spec
+    from .export import integer_network
+    from .model import build_vgg
+    from .nir_export import write_nir
+    from .weights import load_npz
+
+    if not quant.quantized:
+        raise UserError("an FP32 network has no spiking form: pass --k and --B of a quantized npz")
+    params, _ = load_npz(npz, build_vgg(dataset_spec(dataset).n_classes, quant), dataset=dataset, quant=quant)
+    net = integer_network(params, quant)
+    write_nir(net, target)
+    print(f"wrote {target}: NIR graph of the {quant.tag} spiking network from {npz} "
+          f"({len(net.convs)} convolutions x {quant.levels} threshold nodes, one time step)")
 
 
 def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str] | None = None) -> int:
