@@ -24,10 +24,10 @@ from typing import Sequence
 
 from .cli import add_parallel_flags, add_recipe_flags, literal_bool, repo_root, run_cli
 from .config import QuantConfig, dataset_spec, parse_tag
-from .spiking_logs import STATS_VERSION, read_stats
 from .atomic import atomic_write_text
 from .errors import UserError
 from .paths import repo_relative
+from .spiking_logs import STATS_VERSION, read_stats
 
 REPO = repo_root(__file__)
 DEFAULT_CONFIGS = "fp32,k0B1,k0B2,k1B2"
@@ -152,8 +152,9 @@ def spiking_is_current(cfg: ReproduceConfig, snn_cfg, npz_epochs: int, images: i
     if stats is None:
         return False
     c = stats["config"]
-    return c.get("stats_version") == STATS_VERSION and (c["npz_epochs"], c.get("npz_sha256"), c["images"], c["time_steps"], c["seed"], c["noise_layers"]) == (
-        npz_epochs, file_sha256(snn_cfg.npz), images, 1, cfg.seed, "first")
+    recorded = (c.get("stats_version"), c["npz_epochs"], c.get("npz_sha256"), c["images"], c["time_steps"], c["seed"],
+                c["noise_layers"])
+    return recorded == (STATS_VERSION, npz_epochs, file_sha256(snn_cfg.npz), images, 1, cfg.seed, "first")
 
 
 def run_all(cfg: ReproduceConfig) -> list[str]:
