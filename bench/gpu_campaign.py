@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # quant_snn, for the file names
 FAST = "--optimizer adam --schedule cosine --learning_rate 0.002 --warmup_epochs 2 --label_smoothing 0.1"
 # name -> (configuration, flags, the candidate whose npz it starts from or None). "{work}" is the work folder; a
 # candidate with a prerequisite starts when that one has finished. Flags may set --epochs (default --epochs).
@@ -73,9 +74,9 @@ def final_accuracy(history: Path) -> tuple[int, float]:
 
 
 def history_of(name: str, work: Path) -> Path:
-    tag = CANDIDATES[name][0]
-    stem = "model_cifar_10" + ("_fp32" if tag == "fp32" else f"_{tag}")
-    return work / name / f"history_{stem}.csv"
+    from quant_snn.config import RunFiles, parse_tag
+
+    return RunFiles.of(work / name, "cifar10", parse_tag(CANDIDATES[name][0])).history
 
 
 def candidate_argv(name: str, args: argparse.Namespace, common: list[str]) -> list[str]:

@@ -234,8 +234,6 @@ def export_nir_main(dataset: str, quant, npz: Path, target: Path) -> None:
     from .nir_export import write_nir
     from .weights import load_npz
 
-    if not quant.quantized:
-        raise UserError("an FP32 network has no spiking form: pass --k and --B of a quantized npz")
     params, _ = load_npz(npz, build_vgg(dataset_spec(dataset).n_classes, quant), dataset=dataset, quant=quant)
     net = integer_network(params, quant)
     write_nir(net, target)

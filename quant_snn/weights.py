@@ -62,11 +62,8 @@ def expected_shapes(model) -> list[tuple[int, ...]]:
 
 def file_sha256(path: str | os.PathLike) -> str:
     """Fingerprint of a weights file: spiking logs record it, so results of replaced weights are never reused."""
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def atomic_savez(path: str | os.PathLike, **arrays) -> None:

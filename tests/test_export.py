@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from quant_snn.config import QuantConfig
 from quant_snn.errors import UserError
 from quant_snn.export import ALWAYS, NEVER, integer_network, integer_thresholds, run_integer
 from quant_snn.model import VGG_CONVS
-from test_spiking import dyadic_images, finish_params, networks, random_params, simulate
+from test_spiking import (dyadic_images, finish_params, network_case, networks, random_network_settings, random_params,
+                          simulate)
 
 
 def assert_same_as_simulator(params, quant, convs, images):
@@ -24,13 +24,10 @@ def assert_same_as_simulator(params, quant, convs, images):
     return net, integer_counts
 
 
-@settings(max_examples=30 if keras.backend.backend() == "tensorflow" else 10, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@random_network_settings(off_tensorflow=10)
 @given(networks())
 def test_random_networks_integer_form_equals_simulator(network):
-    quant, convs, size, flat, seed, batch, n_classes = network
-    rng = np.random.default_rng(seed)
-    params = finish_params(random_params(rng, convs, 3, n_classes), rng, flat, n_classes)
+    quant, convs, params, rng, size, batch, _ = network_case(network)
     images = rng.normal(size=(batch, size, size, 3)).astype(np.float32)  # real-valued, like standardized images
     net, _ = assert_same_as_simulator(params, quant, convs, images)
     for layer in net.convs[1:]:

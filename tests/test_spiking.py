@@ -111,14 +111,26 @@ def networks(draw):
         draw(st.integers(1, 3)), draw(st.integers(2, 5))
 
 
-# Fewer examples off TensorFlow: JAX compiles every new shape (the TensorFlow run of the suite does the 30).
-@settings(max_examples=30 if keras.backend.backend() == "tensorflow" else 12, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(networks())
-def test_random_networks_match_reference_and_ann_neuron_for_neuron(network):
+def random_network_settings(off_tensorflow: int):
+    """Hypothesis settings for ``networks()``: fewer examples off TensorFlow, where JAX compiles every new shape (the
+    TensorFlow run of the suite does the 30)."""
+    return settings(max_examples=30 if keras.backend.backend() == "tensorflow" else off_tensorflow, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+def network_case(network):
+    """A drawn ``networks()`` example as (quant, convs, params, rng, size, batch, n_classes); ``rng`` continues
+    after drawing the params, for the images."""
     quant, convs, size, flat, seed, batch, n_classes = network
     rng = np.random.default_rng(seed)
     params = finish_params(random_params(rng, convs, 3, n_classes), rng, flat, n_classes)
+    return quant, convs, params, rng, size, batch, n_classes
+
+
+@random_network_settings(off_tensorflow=12)
+@given(networks())
+def test_random_networks_match_reference_and_ann_neuron_for_neuron(network):
+    quant, convs, params, rng, size, batch, n_classes = network_case(network)
     images = dyadic_images(rng, batch, size)
     _, potential, spikes, fan_ins, counts = simulate(params, quant, convs, images)
     ref_counts, ref_fan_ins, ref_potential = run_oracle(params, quant.k, quant.levels, convs, images)
