@@ -49,7 +49,7 @@ def main() -> None:
     neurons = differing_neurons = differing_predictions = 0
     seconds = {"simulator": 0.0, "integer form": 0.0}
     for begin in range(0, len(x_test), 50):
-        images = keras.ops.convert_to_numpy(preprocess_test(x_test[begin : begin + 50].astype(np.float32)))
+        images = keras.ops.convert_to_numpy(preprocess_test(x_test[begin : begin + 50]))
         start = time.perf_counter()
         potential, _, _, counts = snn.predict_on_batch(images)
         counts = [keras.ops.convert_to_numpy(c) for c in counts]

@@ -3,6 +3,8 @@
 Training: independent random 24x24 crop per image, random horizontal flip, brightness += U(-63, 63),
 contrast factor U(0.2, 1.8) around the per-channel mean, then per-image standardization.
 Inference: central 24x24 crop, then standardization. Inputs are pixels as floats in 0..255.
+The spiking network and the ANN that checks it take their input from ``preprocess_test``, which standardizes integer
+pixels exactly (``standardize_pixels``: the same bits on every backend and at every batch size).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import math
 
 import keras
 from keras import ops
+
+from .precision import enable_float64
 
 CROP = 24
 MAX_BRIGHTNESS_DELTA = 63.0
@@ -26,6 +30,36 @@ def standardize(x):
     return (x - mean) / ops.maximum(std, 1.0 / math.sqrt(n))
 
 
+def standardize_pixels(pixels):
+    """Per-image standardization of integer pixels, bit-identical on every backend and at every batch size.
+
+    With ``N`` values per image, ``S = sum(x)`` and ``Q = sum(x^2)`` (exact integer sums),
+
+        (x - mean) / max(std, 1/sqrt(N)) = (N*x - S) / sqrt(max(N*Q - S^2, N))
+
+    Numerator and radicand are integers below 2^53, hence exact in float64 whatever the summation order; what is
+    left is one correctly rounded square root and one correctly rounded division (IEEE 754, the same everywhere),
+    then the cast to float32. ``standardize`` computes the same value in float32, where each backend's reduction
+    order changes the last bits (docs/DESIGN.md, "Exactness")."""
+    x = ops.convert_to_tensor(pixels)
+    if not keras.backend.is_int_dtype(x.dtype):
+        if not bool(ops.all(ops.equal(x, ops.round(x)))):
+            raise ValueError("standardize_pixels needs integer pixel values")
+    x = ops.cast(x, "int32")
+    n = math.prod(x.shape[1:])
+    if n * 255**2 >= 2**31:
+        raise ValueError(f"{n} values per image: the int32 sum of squares could overflow")
+    enable_float64()
+    total = ops.cast(ops.sum(x, axis=(1, 2, 3), keepdims=True), "float64")
+    squares = ops.cast(ops.sum(x * x, axis=(1, 2, 3), keepdims=True), "float64")
+    numerator = float(n) * ops.cast(x, "float64") - total
+    variance_n2 = float(n) * squares - total * total
+    # where, not maximum: Keras 3.15's maximum promotes through result_type, which maps float64 to float32 off
+    # TensorFlow (on JAX and PyTorch)
+    radicand = ops.where(variance_n2 >= n, variance_n2, ops.full_like(variance_n2, n))
+    return ops.cast(numerator / ops.sqrt(radicand), "float32")
+
+
 def central_crop(x, size: int = CROP):
     """Central ``size`` x ``size`` crop (offset ``(H - size) // 2``, as TensorFlow's crop-or-pad)."""
     top = (x.shape[1] - size) // 2
@@ -34,8 +68,8 @@ def central_crop(x, size: int = CROP):
 
 
 def preprocess_test(images, size: int = CROP):
-    """Test-time preprocessing of a batch of 0..255 pixels: central crop then standardization."""
-    return standardize(central_crop(ops.cast(images, "float32"), size))
+    """Test-time preprocessing of a batch of 0..255 integer pixels: central crop then exact standardization."""
+    return standardize_pixels(central_crop(ops.convert_to_tensor(images), size))
 
 
 def _per_image(draw, n, replicas):

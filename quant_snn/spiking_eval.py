@@ -129,7 +129,7 @@ def run_spiking(cfg: SpikingRunConfig) -> dict:
     start = time.perf_counter()
     progress = keras.utils.Progbar(len(x_test), unit_name="image", verbose=1 if sys.stdout.isatty() else 2)
     for begin in range(0, len(x_test), cfg.batch_size):
-        images = keras.ops.convert_to_numpy(preprocess_test(x_test[begin : begin + cfg.batch_size].astype(np.float32)))
+        images = keras.ops.convert_to_numpy(preprocess_test(x_test[begin : begin + cfg.batch_size]))
         labels = y_test[begin : begin + cfg.batch_size]
         ann_prediction, float32_prediction = (
             np.argmax(keras.ops.convert_to_numpy(anns[name].predict_on_batch(images)), axis=1)

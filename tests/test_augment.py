@@ -3,7 +3,8 @@ import numpy as np
 from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
-from quant_snn.augment import CifarPreprocess, _random_crop, augment, central_crop, preprocess_test, standardize
+from quant_snn.augment import (CifarPreprocess, _random_crop, augment, central_crop, preprocess_test, standardize,
+                               standardize_pixels)
 
 
 def images(n=16, seed=0, gray=False):
@@ -22,10 +23,62 @@ def test_standardize_matches_per_image_definition():
 
 
 def test_test_time_is_central_crop_then_standardize():
-    x = images(3)
+    x = np.rint(images(3))
     np.testing.assert_array_equal(to_numpy(central_crop(x)), x[:, 4:28, 4:28])
-    layer = CifarPreprocess(seed=0)
-    np.testing.assert_array_equal(to_numpy(layer(x, training=False)), to_numpy(preprocess_test(x)))
+    layer = CifarPreprocess(seed=0)  # float32 standardization: equal up to rounding
+    np.testing.assert_allclose(to_numpy(layer(x, training=False)), to_numpy(preprocess_test(x)), atol=2e-6)
+
+
+def pixel_crops(seed=0):
+    """Random uint8 crops, with the hard cases: flat images, one pixel off a flat image (variance below the
+    1/N floor), 0/255 checkerboards and half-black/half-white images (extreme contrast)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, size=(48, 24, 24, 3), dtype=np.uint8)
+    x[0], x[1] = 0, 255
+    x[2] = 7
+    x[3] = 0
+    x[3, 5, 5, 1] = 1
+    x[4] = 255
+    x[4, 0, 0, 0] = 254
+    x[5] = (np.indices((24, 24)).sum(axis=0) % 2 * 255)[..., None]
+    x[6, :12], x[6, 12:] = 0, 255
+    x[7] = rng.choice(np.array([0, 255], np.uint8), size=(24, 24, 3), p=[0.999, 0.001])
+    x[8:16] = rng.integers(120, 123, size=(8, 24, 24, 3))  # low contrast
+    return x
+
+
+def exact_reference(x):
+    """numpy in float64: exact integer sums, one sqrt and one division, each correctly rounded (IEEE 754)."""
+    n = x[0].size
+    x = x.astype(np.int64)
+    s, q = x.sum(axis=(1, 2, 3), keepdims=True), (x * x).sum(axis=(1, 2, 3), keepdims=True)
+    return ((n * x - s) / np.sqrt(np.maximum(n * q - s * s, n))).astype(np.float32)
+
+
+@pytest.mark.backends
+def test_pixel_standardization_is_bit_identical_on_every_backend_and_batch_size():
+    """The SNN's input: on every backend (the suite runs this on all three) and for every batch split, the same
+    bits as the float64 reference; float32 reductions (``standardize``) differ in the last bits."""
+    x = pixel_crops()
+    reference = exact_reference(x)
+    full = np.random.default_rng(1).integers(0, 256, size=(len(x), 32, 32, 3), dtype=np.uint8)
+    full[:, 4:28, 4:28] = x  # test images whose central crops are x
+    for batch in (1, 5, 48):
+        out = np.concatenate([to_numpy(preprocess_test(full[i : i + batch])) for i in range(0, len(x), batch)])
+        assert out.dtype == np.float32
+        np.testing.assert_array_equal(out.view(np.int32), reference.view(np.int32), err_msg=f"batch {batch}")
+    np.testing.assert_array_equal(to_numpy(standardize_pixels(x.astype(np.float32))), reference)
+    assert not np.any(reference[:3])  # flat images: 0
+    n = x[0].size  # one pixel off a flat image: the variance is below the floor, (x - mean) * sqrt(N)
+    assert reference[3, 5, 5, 1] == np.float32((n - 1) / np.sqrt(n)) and reference[3, 0, 0, 0] == np.float32(-1 / np.sqrt(n))
+    definition = (x - x.mean(axis=(1, 2, 3), keepdims=True)) / np.maximum(x.std(axis=(1, 2, 3), keepdims=True),
+                                                                         1 / np.sqrt(x[0].size))
+    np.testing.assert_allclose(reference, definition, rtol=1e-6, atol=1e-6)
+
+
+def test_pixel_standardization_refuses_fractional_pixels():
+    with pytest.raises(ValueError, match="integer pixel"):
+        standardize_pixels(np.full((1, 4, 4, 3), 0.5, np.float32))
 
 
 def test_random_crop_windows_are_independent_and_in_bounds():
