@@ -29,21 +29,17 @@ run: setup
 train: setup
 	$(PY) CIFAR10/Quant_VGG_CIFAR10.py --k 1 --B 2 --epochs $(EPOCHS) --data_dir $(DATA_DIR)
 
-# The whole suite on TensorFlow (it also runs every script on JAX and PyTorch in subprocesses), then the model
-# core's unit tests (quantizers, augmentation, model, weights, the spiking simulator's exactness, schedules, optimizers
-# and losses, the float32 switch) on JAX and PyTorch.
-CORE_TESTS := tests/test_export.py tests/test_nir_export.py tests/test_exact_first_layer.py tests/test_spike_noise.py tests/test_quantizers.py tests/test_augment.py tests/test_model.py tests/test_weights.py tests/test_spiking.py \
-	tests/test_schedules.py tests/test_optim.py tests/test_precision.py
-
-# Two pytest workers (most tests wait on a subprocess or a single-threaded import); a file stays on one worker so
-# that its module fixtures are built once.
+# The whole suite on TensorFlow (it also runs the scripts on JAX and PyTorch in subprocesses), then the tests marked
+# `backends` (results that depend on the Keras backend: quantizers, augmentation, the simulator's exactness,
+# schedules, optimizers, precision) on JAX and PyTorch. Two pytest workers: most tests wait on a subprocess or a
+# single-threaded import; on TensorFlow a file stays on one worker so that its module fixtures are built once.
 WORKERS ?= 2
-PYTEST := $(PY) -m pytest -q -n $(WORKERS) --dist loadfile
+PYTEST := $(PY) -m pytest -q -n $(WORKERS)
 
 test: setup
-	$(PYTEST)
-	KERAS_BACKEND=jax $(PYTEST) $(CORE_TESTS)
-	KERAS_BACKEND=torch $(PYTEST) $(CORE_TESTS)
+	$(PYTEST) --dist loadfile
+	KERAS_BACKEND=jax $(PYTEST) --dist load -m backends
+	KERAS_BACKEND=torch $(PYTEST) --dist load -m backends
 
 bench: setup
 	$(PY) bench/train_throughput.py

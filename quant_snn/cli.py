@@ -186,6 +186,8 @@ def spiking_parser(dataset: str, script_path: str) -> argparse.ArgumentParser:
     parser.add_argument("--figs_dir", type=Path, default=Path(script_path).resolve().parent / "figs",
                         help="logs go to FIGS_DIR/k{k}B{B}[_noise{p}]/ (default: figs/ beside this script)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first LIMIT test images")
+    parser.add_argument("--xla", type=literal_bool, default=True,
+                        help="compile with XLA on TensorFlow and JAX (default True; the results do not depend on it)")
     parser.add_argument("--export_nir", type=Path, default=None,
                         help="write the spiking network as a NIR graph to this file and stop (no evaluation)")
     add_common_flags(parser, script_path)
@@ -209,7 +211,7 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
         cfg = SpikingRunConfig(
             dataset=dataset, quant=quant, npz=npz, data_dir=args.data_dir, figs_dir=args.figs_dir,
             batch_size=args.batch_size, time_steps=args.time_steps, noise_ratio=args.noise_ratio,
-            noise_layers=args.noise_layers, seed=args.seed, limit=args.limit,
+            noise_layers=args.noise_layers, seed=args.seed, limit=args.limit, xla=args.xla,
         )
         stats = run_spiking(cfg)
         images = stats["config"]["images"]

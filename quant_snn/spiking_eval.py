@@ -39,6 +39,7 @@ class SpikingRunConfig:
     noise_layers: str = "first"
     seed: int = 0
     limit: int | None = None  # evaluate only the first ``limit`` test images
+    xla: bool = True  # compile with XLA on TensorFlow and JAX
 
     def __post_init__(self) -> None:
         dataset_spec(self.dataset)
@@ -122,7 +123,7 @@ def run_spiking(cfg: SpikingRunConfig) -> dict:
     data = load_cifar(dataset_spec(cfg.dataset), cfg.data_dir)
     x_test, y_test = data.x_test[: cfg.limit], data.y_test[: cfg.limit]
     for model in [*anns.values(), snn.model]:
-        compile_for_inference(model)
+        compile_for_inference(model, xla=cfg.xla)
     filters = np.array([spec.filters for spec in snn.convs[1:]], dtype=np.int64)
     levels = cfg.quant.levels
     tally = Tally(len(snn.convs))
@@ -182,6 +183,7 @@ def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds:
             "npz_sha256": file_sha256(cfg.npz), "batch_size": cfg.batch_size,
             "time_steps": cfg.time_steps, "noise_ratio": cfg.noise_ratio, "noise_layers": cfg.noise_layers,
             "seed": cfg.seed, "images": images, "backend": keras.backend.backend(), "keras": keras.__version__,
+            "xla": cfg.xla and keras.backend.backend() in ("tensorflow", "jax"),
         },
         "snn_accuracy": tally.snn_correct / images,
         "ann_accuracy": tally.ann_correct / images,

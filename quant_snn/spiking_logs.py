@@ -20,8 +20,9 @@ LOG_NAMES = ("accuracy", "spike_num", "sop_num")
 LOG_FILES = tuple(f"{name}.txt" for name in LOG_NAMES)
 STATS_FILE = "stats.json"
 # Bumped when the statistics change meaning, so that reproduce redoes older runs (2: "ann_accuracy" and
-# "differing_images" against the exact ANN, float32 ANN figures beside them; first layer summed in float64).
-STATS_VERSION = 2
+# "differing_images" against the exact ANN, float32 ANN figures beside them; first layer summed in float64;
+# 3: test images standardized exactly, augment.standardize_pixels).
+STATS_VERSION = 3
 
 
 def log_dir_name(tag: str, noise_ratio: float) -> str:

@@ -4,6 +4,8 @@ from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
 from quant_snn.augment import (CifarPreprocess, _random_crop, augment, central_crop, preprocess_test, standardize,
+
+pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
                                standardize_pixels)
 
 
@@ -55,7 +57,6 @@ def exact_reference(x):
     return ((n * x - s) / np.sqrt(np.maximum(n * q - s * s, n))).astype(np.float32)
 
 
-@pytest.mark.backends
 def test_pixel_standardization_is_bit_identical_on_every_backend_and_batch_size():
     """The SNN's input: on every backend (the suite runs this on all three) and for every batch split, the same
     bits as the float64 reference; float32 reductions (``standardize``) differ in the last bits."""

@@ -20,6 +20,8 @@ from quant_snn.thresholds import FoldedThresholds
 from quant_snn.weights import assign_params
 from test_spiking import finish_params, random_params
 
+pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
+
 CHANNELS = 256
 
 

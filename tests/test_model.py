@@ -47,6 +47,7 @@ def test_fp32_network_has_no_quantization():
     assert model.count_params() == 5_079_232
 
 
+@pytest.mark.backends
 def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_scores():
     model, core = build_training_model(10, QuantConfig(1, 2), seed=0, precision="mixed_bfloat16")
     assert core.get_layer("conv3").compute_dtype == "bfloat16"
@@ -59,6 +60,7 @@ def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_scores(
     assert fresh_core.get_layer("conv3").compute_dtype == "float32"
 
 
+@pytest.mark.backends
 def test_set_seed_fixes_the_initial_weights_on_every_backend():
     from quant_snn.seeding import set_seed
 

@@ -7,6 +7,8 @@ import pytest
 from quant_snn.errors import UserError
 from quant_snn.optim import SmoothedSparseCrossentropy, check_optimizer, make_loss, make_optimizer
 
+pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
+
 
 def test_default_is_plain_adam_and_sparse_crossentropy():
     optimizer = make_optimizer("adam", 1e-3)

@@ -5,6 +5,8 @@ import pytest
 
 from quant_snn.precision import full_float32
 
+pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
+
 
 def tf32_state():
     backend = keras.backend.backend()

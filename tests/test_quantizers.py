@@ -7,6 +7,8 @@ from gradients import gradient_of_sum
 from quant_snn.layers import QuantConv2D
 from quant_snn.quantizers import ActivationQuantizer, TernaryQuantizer, quantize_activation, ternarize
 
+pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
+
 
 def test_ternarize_known_values():
     w = np.array([1.0, -1.0, 0.1, 0.5, -0.3, -0.4], dtype=np.float32)  # t = 0.7 * mean|w| = 0.385

@@ -9,6 +9,8 @@ import pytest
 from quant_snn.errors import UserError
 from quant_snn.schedules import SCHEDULES, StepSchedule, schedule_value
 
+pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
+
 
 def curve(name, peak=0.01, total=50, warmup=5):
     schedule = StepSchedule(name, peak, total, warmup)

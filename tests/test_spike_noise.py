@@ -10,6 +10,8 @@ import pytest
 
 from quant_snn.spike_noise import NEVER, binomial_cdf_table, drop_spikes, uniform
 
+pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
+
 
 def test_table_rows_are_binomial_cdfs():
     table = binomial_cdf_table(4, 0.25)

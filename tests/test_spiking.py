@@ -113,7 +113,7 @@ def networks(draw):
 
 def random_network_settings(off_tensorflow: int):
     """Hypothesis settings for ``networks()``: fewer examples off TensorFlow, where JAX compiles every new shape (the
-    TensorFlow run of the suite does the 30)."""
+    TensorFlow run of the suite does the 30; the others check that their backend runs the same simulator)."""
     return settings(max_examples=30 if keras.backend.backend() == "tensorflow" else off_tensorflow, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
@@ -127,7 +127,8 @@ def network_case(network):
     return quant, convs, params, rng, size, batch, n_classes
 
 
-@random_network_settings(off_tensorflow=12)
+@pytest.mark.backends
+@random_network_settings(off_tensorflow=5)
 @given(networks())
 def test_random_networks_match_reference_and_ann_neuron_for_neuron(network):
     quant, convs, params, rng, size, batch, n_classes = network_case(network)
@@ -208,6 +209,7 @@ def small_network():
     return QuantConfig(1, 2), convs, params, dyadic_images(rng, 8, 8)
 
 
+@pytest.mark.backends
 def test_noise_zero_is_deterministic_and_noise_removes_about_p(small_network):
     quant, convs, params, images = small_network
     clean = noisy_first_layer(params, quant, convs, images, 0.0, seed=None)
@@ -219,6 +221,7 @@ def test_noise_zero_is_deterministic_and_noise_removes_about_p(small_network):
         assert abs(kept - (1 - p)) < 4 * np.sqrt(p * (1 - p) / clean[0])
 
 
+@pytest.mark.backends
 def test_seeded_noise_repeats_exactly_and_seed_matters(small_network):
     quant, convs, params, images = small_network
     a = simulate(params, quant, convs, images, noise_ratio=0.2, seed=5)[4]
@@ -229,6 +232,7 @@ def test_seeded_noise_repeats_exactly_and_seed_matters(small_network):
     assert not np.array_equal(a[0], c[0])
 
 
+@pytest.mark.backends
 def test_noise_layers_all_thins_later_layers_too(small_network):
     quant, convs, params, images = small_network
     first = build_spiking_model(params, quant, convs=convs, input_shape=(8, 8, 3), noise_ratio=0.3, noise_layers="first")

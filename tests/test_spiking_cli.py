@@ -1,4 +1,5 @@
-"""Spiking_VGG scripts end to end on tiny synthetic data: logs, statistics and refused weights files."""
+"""Spiking_VGG scripts on tiny synthetic data: logs, statistics and refused weights files. One run goes through the
+script in a subprocess; the others call its entry point (``spiking_main``) in this process."""
 
 import json
 import subprocess
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, script_env
+from quant_snn.cli import spiking_main
 from quant_snn.config import FP32, QuantConfig
 from quant_snn.model import build_vgg
 from quant_snn.seeding import set_seed
@@ -47,6 +49,18 @@ def npz_files(tmp_path_factory):
     return folder
 
 
+SPIKING10 = str(REPO / "CIFAR10" / "Spiking_VGG_CIFAR10.py")
+
+
+def in_process(capsys, *argv):
+    """(exit status, stdout, error lines) of the Spiking script's entry point; no traceback on stderr."""
+    capsys.readouterr()
+    code = spiking_main("cifar10", SPIKING10, [str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, [line for line in err.splitlines() if line.startswith("error:")]
+
+
 def lines(path):
     return [int(v) for v in path.read_text().splitlines()]
 
@@ -76,22 +90,22 @@ def test_spiking_script_logs_and_stats(tmp_path, cifar10_dir, npz_files):
     assert sum(spikes) / 20 == pytest.approx(stats["spikes_per_image"])
 
 
-def test_one_step_snn_agrees_with_ann(tmp_path, cifar10_dir, npz_files):
-    result = run("CIFAR10/Spiking_VGG_CIFAR10.py", "--npz", npz_files / "model_cifar_10.npz", "--data_dir",
-                 cifar10_dir, "--figs_dir", tmp_path)
-    assert result.returncode == 0, result.stderr
+def test_one_step_snn_agrees_with_ann(tmp_path, cifar10_dir, npz_files, capsys):
+    code, _, errors = in_process(capsys, "--npz", npz_files / "model_cifar_10.npz", "--data_dir", cifar10_dir,
+                                 "--figs_dir", tmp_path)
+    assert code == 0, errors
     stats = json.loads((tmp_path / "k1B2" / "stats.json").read_text())
     assert stats["differing_images"] == 0 and stats["snn_accuracy"] == stats["ann_accuracy"]
     assert len(lines(tmp_path / "k1B2" / "accuracy.txt")) == 1  # 20 images, batch 50, one time step
 
 
-def test_noisy_runs_keep_their_own_folder_and_repeat_with_a_seed(tmp_path, cifar10_dir, npz_files):
+def test_noisy_runs_keep_their_own_folder_and_repeat_with_a_seed(tmp_path, cifar10_dir, npz_files, capsys):
     common = ["--npz", npz_files / "k1B2.npz", "--data_dir", cifar10_dir, "--figs_dir", tmp_path, "--batch_size", "10"]
-    assert run("CIFAR10/Spiking_VGG_CIFAR10.py", *common).returncode == 0
+    assert in_process(capsys, *common)[0] == 0
     clean = lines(tmp_path / "k1B2" / "spike_num.txt")
     noisy_logs = []
     for _ in range(2):
-        assert run("CIFAR10/Spiking_VGG_CIFAR10.py", *common, "--noise_ratio", "0.1", "--seed", "4").returncode == 0
+        assert in_process(capsys, *common, "--noise_ratio", "0.1", "--seed", "4")[0] == 0
         noisy_logs.append(lines(tmp_path / "k1B2_noise0.1" / "spike_num.txt"))
     assert noisy_logs[0] == noisy_logs[1] and noisy_logs[0] != clean
     assert lines(tmp_path / "k1B2" / "spike_num.txt") == clean  # the clean logs were not overwritten
@@ -108,11 +122,10 @@ def test_noisy_runs_keep_their_own_folder_and_repeat_with_a_seed(tmp_path, cifar
         ("k1B2.npz", ["--k", "1", "--B", "0.3"], "impossible --k 1 --B 0.3"),
     ],
 )
-def test_refused_input_is_one_error_line(tmp_path, cifar10_dir, npz_files, npz, args, message):
-    result = run("CIFAR10/Spiking_VGG_CIFAR10.py", "--npz", npz_files / npz, "--data_dir", cifar10_dir,
-                 "--figs_dir", tmp_path, *args)
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert result.returncode == 2 and len(errors) == 1 and message in errors[0], result.stderr
+def test_refused_input_is_one_error_line(tmp_path, cifar10_dir, npz_files, capsys, npz, args, message):
+    code, _, errors = in_process(capsys, "--npz", npz_files / npz, "--data_dir", cifar10_dir, "--figs_dir", tmp_path,
+                                 *args)
+    assert code == 2 and len(errors) == 1 and message in errors[0], errors
     assert not (tmp_path / "k1B2").exists()
 
 

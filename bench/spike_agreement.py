@@ -1,0 +1,132 @@
+"""One npz, the same spikes everywhere: spiking runs on real test images on every backend and batch size, compared.
+
+For every network (npz), every variant (TensorFlow with and without XLA, JAX, PyTorch) and every batch size, runs
+``Spiking_VGG_<dataset>.py`` in its own process (a process holds one backend) on the whole test set, then checks:
+
+- the per-batch accuracy, spike and SOP logs of every variant equal TensorFlow+XLA's at the same batch size;
+- the logs at every batch size equal the per-image logs of batch size 1 summed over the same images;
+- SNN = ANN deciding in float64 on every image of every run (``differing_images`` 0).
+
+Prints a markdown table (one row per network and variant) and exits 1 on any difference. Finished runs are kept
+under ``--out`` and reused when the script is run again with the same npz files.
+
+    python bench/spike_agreement.py --npz runs/a_k0B1.npz runs/b_k1B2.npz runs/c_k1B4.npz [--data_dir data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from quant_snn.config import dataset_spec  # noqa: E402
+from quant_snn.reproduce import dataset_folder  # noqa: E402
+from quant_snn.spiking_logs import LOG_NAMES, read_stats  # noqa: E402
+from quant_snn.weights import file_sha256, read_npz  # noqa: E402
+
+# variant name -> (KERAS_BACKEND, --xla)
+VARIANTS = {"tensorflow+xla": ("tensorflow", True), "tensorflow": ("tensorflow", False), "jax": ("jax", True),
+            "torch": ("torch", True)}
+REFERENCE = "tensorflow+xla"
+
+
+def run_dir(out: Path, npz: Path, variant: str, batch: int) -> Path:
+    return out / f"{npz.stem}-{file_sha256(npz)[:8]}" / variant / f"batch{batch}"
+
+
+def spiking_run(dataset: str, npz: Path, tag: str, variant: str, batch: int, folder: Path, args) -> dict:
+    """One spiking run (reused when its stats.json exists); returns its stats and per-batch logs."""
+    log_dir = folder / tag
+    if read_stats(log_dir) is None:
+        backend, xla = VARIANTS[variant]
+        script = ROOT / dataset_folder(dataset) / f"Spiking_VGG_{dataset_folder(dataset)}.py"
+        k, B = tag[1:].split("B")
+        command = [sys.executable, str(script), "--npz", str(npz), "--k", k, "--B", B, "--batch_size", str(batch),
+                   "--data_dir", str(args.data_dir), "--figs_dir", str(folder), "--xla", str(xla)]
+        if args.limit:
+            command += ["--limit", str(args.limit)]
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        start = time.perf_counter()
+        result = subprocess.run(command, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SystemExit(f"{variant} batch {batch} {npz}: failed\n{result.stderr[-3000:]}")
+        print(f"  {npz.name} {variant:15s} batch {batch:4d}: {time.perf_counter() - start:6.1f} s", flush=True)
+    logs = {name: [int(v) for v in (log_dir / f"{name}.txt").read_text().split()] for name in LOG_NAMES}
+    return {"stats": read_stats(log_dir), "logs": logs}
+
+
+def regroup(per_image: list[int], batch: int) -> list[int]:
+    return [sum(per_image[i : i + batch]) for i in range(0, len(per_image), batch)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--npz", type=Path, nargs="+", required=True, help="trained weights files (with metadata)")
+    parser.add_argument("--dataset", default="cifar10")
+    parser.add_argument("--data_dir", type=Path, default=ROOT / "data")
+    parser.add_argument("--batch_sizes", default="1,50,500")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--limit", type=int, default=None, help="only the first LIMIT test images (quick check)")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "spike_agreement")
+    args = parser.parse_args()
+    dataset_spec(args.dataset)
+    batches = sorted(int(b) for b in args.batch_sizes.split(","))
+    variants = [v for v in args.variants.split(",")]
+    if REFERENCE not in variants or any(v not in VARIANTS for v in variants):
+        raise SystemExit(f"--variants: a subset of {','.join(VARIANTS)} that includes {REFERENCE}")
+    import keras
+
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"keras {keras.__version__}; {args.dataset} test set from {args.data_dir}")
+    rows, failures = [], []
+    for npz in args.npz:
+        info = read_npz(npz)[1]
+        if info.quant is None or not info.quant.quantized:
+            raise SystemExit(f"{npz}: needs a quantized npz with metadata (k, B)")
+        tag = info.quant.tag
+        runs = {(v, b): spiking_run(args.dataset, npz, tag, v, b, run_dir(args.out, npz, v, b), args)
+                for b in batches for v in variants}
+        reference = runs[(REFERENCE, batches[0])]
+        per_image = reference["logs"] if batches[0] == 1 else None
+        for (variant, batch), run in runs.items():
+            stats, logs = run["stats"], run["logs"]
+            where = f"{npz.name} {tag} {variant} batch {batch}"
+            if stats["differing_images"] != 0:
+                failures.append(f"{where}: {stats['differing_images']} images differ from the float64 ANN")
+            same = runs[(REFERENCE, batch)]["logs"]
+            for name in LOG_NAMES:
+                if logs[name] != same[name]:
+                    bad = sum(a != b for a, b in zip(logs[name], same[name]))
+                    failures.append(f"{where}: {name} differs from {REFERENCE} in {bad} of {len(same[name])} batches")
+                if per_image is not None and logs[name] != regroup(per_image[name], batch):
+                    failures.append(f"{where}: {name} differs from the per-image (batch 1) log summed per batch")
+        for variant in variants:
+            first = runs[(variant, batches[0])]["stats"]
+            rows.append((npz.name, tag, info.epochs, variant, first["config"]["images"], first["snn_accuracy"],
+                         first["ann_accuracy"], first["spikes_per_image"], first["sops_per_image"],
+                         max(runs[(variant, b)]["stats"]["differing_images"] for b in batches),
+                         " / ".join(f"{runs[(variant, b)]['stats']['images_per_second']:.0f}" for b in batches)))
+    print(f"\n| npz | config | epochs | variant | images | SNN accuracy | float64 ANN accuracy | spikes / image "
+          f"| SOPs / image | differing images | images/s at batch {' / '.join(map(str, batches))} |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, tag, epochs, variant, images, snn, ann, spikes, sops, differing, rates in rows:
+        print(f"| {name} | {tag} | {epochs} | {variant} | {images} | {100 * snn:.2f}% | {100 * ann:.2f}% | "
+              f"{spikes:,.1f} | {sops:.6e} | {differing} | {rates} |")
+    print(f"\nlogs compared: {len(args.npz)} networks x {len(variants)} variants x {len(batches)} batch sizes; "
+          + ("0 differences in any accuracy, spike or SOP log; SNN = float64 ANN on every image" if not failures
+             else f"{len(failures)} DIFFERENCES:\n" + "\n".join(failures)))
+    (args.out / "summary.json").write_text(json.dumps({"rows": rows, "failures": failures}, indent=1) + "\n")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
