@@ -4,9 +4,9 @@ from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
 from quant_snn.augment import (CifarPreprocess, _random_crop, augment, central_crop, preprocess_test, standardize,
+                               standardize_pixels)
 
 pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
-                               standardize_pixels)
 
 
 def images(n=16, seed=0, gray=False):
