@@ -21,7 +21,7 @@ from .config import QuantConfig, RunFiles, dataset_spec
 from .data import Cifar, load_cifar
 from .distribute import DataParallel, check_batch, data_parallel, single_device
 from .errors import UserError
-from .model import build_vgg
+from .model import VGG_CONVS, ConvSpec, build_vgg
 from .optim import check_optimizer, make_loss, make_optimizer
 from .recipes import recipe_flags
 from .precision import check_precision, dtype_policy, full_float32
@@ -57,6 +57,7 @@ class RunConfig:
     label_smoothing: float = 0.0
     init_npz: Path | None = None  # start a new run from these weights (e.g. a trained FP32 npz)
     overwrite: bool = False  # --resume False over an earlier run: move its files aside instead of refusing
+    convs: tuple[ConvSpec, ...] = VGG_CONVS  # the network's convolutions (tests train small variants)
 
     def __post_init__(self) -> None:
         dataset_spec(self.dataset)
@@ -130,7 +131,8 @@ class RunConfig:
 
 
 def build_training_model(
-    n_classes: int, quant: QuantConfig, seed: int, parallel: DataParallel | None = None, precision: str = "float32"
+    n_classes: int, quant: QuantConfig, seed: int, parallel: DataParallel | None = None, precision: str = "float32",
+    convs: tuple[ConvSpec, ...] = VGG_CONVS,
 ) -> tuple[keras.Model, keras.Model]:
     """Return (pixels -> logits model with in-graph preprocessing, the VGG core that the npz describes).
 
@@ -140,7 +142,7 @@ def build_training_model(
     preprocess = CifarPreprocess(seed=seed, dtype="float32")
     preprocess.replica_context = parallel.replica_context
     with dtype_policy(precision):
-        core = build_vgg(n_classes, quant, synchronized_batchnorm=parallel.synchronized_batchnorm)
+        core = build_vgg(n_classes, quant, convs=convs, synchronized_batchnorm=parallel.synchronized_batchnorm)
     full = keras.Sequential([keras.Input((32, 32, 3), name="pixels"), preprocess, core], name="cifar")
     return full, core
 
@@ -305,7 +307,7 @@ def train(cfg: RunConfig, data: Cifar | None = None) -> list[dict]:
 
 
 def _train(cfg: RunConfig, data: Cifar, n_classes: int, parallel: DataParallel) -> list[dict]:
-    model, core = build_training_model(n_classes, cfg.quant, cfg.seed, parallel, cfg.precision)
+    model, core = build_training_model(n_classes, cfg.quant, cfg.seed, parallel, cfg.precision, cfg.convs)
     optimizer = compile_model(model, learning_rate_for(cfg, len(data.x_train)), cfg.optimizer, cfg.weight_decay,
                               cfg.label_smoothing)
     start_epoch, history = 0, []
@@ -324,7 +326,7 @@ def _train(cfg: RunConfig, data: Cifar, n_classes: int, parallel: DataParallel) 
               + (f"{cfg.learning_rate:g}" if not cfg.scheduled else f"schedule {cfg.flags()}"))
     if cfg.init_npz is not None:
         init_from_npz(cfg, core)
-    twin, twin_core = build_training_model(n_classes, cfg.quant, cfg.seed, parallel)
+    twin, twin_core = build_training_model(n_classes, cfg.quant, cfg.seed, parallel, convs=cfg.convs)
     compile_model(twin, cfg.learning_rate)  # plain cross-entropy: test losses compare across recipes
     test = NpzTest(twin, twin_core, _as_float(data.x_test), data.y_test, cfg.batch_size)
     end_epoch = cfg.epochs if cfg.scheduled else start_epoch + cfg.epochs
@@ -355,7 +357,7 @@ def evaluate(cfg: RunConfig, data: Cifar | None = None) -> tuple[float, float]:
     """Test loss and accuracy of the saved weights file (``cfg.npz`` or the run's own npz)."""
     spec = dataset_spec(cfg.dataset)
     path = cfg.npz or cfg.npz_path
-    model, core = build_training_model(spec.n_classes, cfg.quant, cfg.seed)
+    model, core = build_training_model(spec.n_classes, cfg.quant, cfg.seed, convs=cfg.convs)
     load_npz(path, core, dataset=cfg.dataset, quant=cfg.quant)
     data = data or load_cifar(spec, cfg.data_dir)
     compile_model(model, cfg.learning_rate)

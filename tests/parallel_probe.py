@@ -1,5 +1,6 @@
-"""Train one epoch with ``quant_snn.train.train`` on 1 or N devices and save the initial variables beside the
-checkpoint, so that a test can compare the weight updates of the two runs.
+"""Train one epoch of the small VGG variant (synthetic.SMALL_CONVS) with ``quant_snn.train.train`` on 1 or N
+devices and save the initial variables beside the checkpoint, so that a test can compare the weight updates of the
+two runs.
 
     KERAS_BACKEND=jax python parallel_probe.py DATA_DIR OUT_DIR DEVICES CONFIG
 """
@@ -7,7 +8,7 @@ checkpoint, so that a test can compare the weight updates of the two runs.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 from quant_snn.distribute import request_cpu_devices  # noqa: E402 (no Keras import yet)
 
@@ -21,11 +22,13 @@ if __name__ == "__main__":
     from quant_snn.config import parse_tag
     from quant_snn.seeding import set_seed
     from quant_snn.train import RunConfig, build_training_model, train
+    from synthetic import SMALL_CONVS
 
     cfg = RunConfig(dataset="cifar10", quant=parse_tag(tag), data_dir=data_dir, output_dir=out_dir, epochs=1,
-                    batch_size=20, verbose=0, seed=7, distribute=devices > 1, cpu_devices=devices if devices > 1 else None)
+                    batch_size=20, verbose=0, seed=7, distribute=devices > 1, cpu_devices=devices if devices > 1 else None,
+                    convs=SMALL_CONVS)
     history = train(cfg)
     set_seed(cfg.seed)  # the same draws as train() made: the initial variables
-    model, _ = build_training_model(10, cfg.quant, cfg.seed)
+    model, _ = build_training_model(10, cfg.quant, cfg.seed, convs=SMALL_CONVS)
     np.savez(out_dir / "init.npz", *[keras.ops.convert_to_numpy(v) for v in model.variables])
     print(f"test accuracy {history[-1]['test_accuracy']}")

@@ -9,6 +9,11 @@ import numpy as np
 
 from quant_snn.config import DatasetSpec
 from quant_snn.data import write_batch
+from quant_snn.model import ConvSpec
+
+# A three-convolution variant of the VGG (encoding layer, a ternary 3x3, a ternary 2x2 stride-2 "pooling"): tests of
+# the training loop's bookkeeping (resume, checkpoints, schedules) train it in a fraction of the VGG's compile time.
+SMALL_CONVS = (ConvSpec("conv00", 8, 3), ConvSpec("conv0", 8, 3), ConvSpec("conv1", 8, 2, 2))
 
 
 def learnable_images(labels: np.ndarray, n_classes: int, rng: np.random.Generator) -> np.ndarray:
@@ -56,4 +61,4 @@ def write_archive(spec: DatasetSpec, data_dir: Path, out: Path, **kwargs) -> Pat
     return out
 
 
-__all__ = ["write_dataset", "write_archive", "learnable_images", "hue_images"]
+__all__ = ["write_dataset", "write_archive", "learnable_images", "hue_images", "SMALL_CONVS"]

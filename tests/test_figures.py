@@ -1,8 +1,13 @@
-"""Every figure script on synthetic logs: valid images, the extra configurations, and missing-log messages."""
+"""Every figure script on synthetic logs: valid images, the extra configurations, and missing-log messages.
+
+The scripts run in this process (``runpy``, as ``python script.py`` would run them), each CIFAR-10 figure once and
+every CIFAR-100 script once on the same logs."""
 
 import json
+import runpy
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -40,14 +45,28 @@ def figs(tmp_path):
     return tmp_path
 
 
-def run_figure(name, *args, dataset="CIFAR10"):
-    return subprocess.run([sys.executable, str(REPO / dataset / "figs" / f"{name}.py"), *map(str, args)],
-                          env=script_env(), capture_output=True, text=True, timeout=120)
+@dataclass
+class Result:
+    returncode: int
+    stderr: str
 
 
-@pytest.mark.parametrize("name", ["accuracy", "sparsity", "sops", "firing_rates", "noise"])
-@pytest.mark.parametrize("dataset", ["CIFAR10", "CIFAR100"])
-def test_figure_scripts_save_png_and_svg(figs, name, dataset):
+@pytest.fixture
+def run_figure(monkeypatch, capsys):
+    def run(name, *args, dataset="CIFAR10"):
+        script = REPO / dataset / "figs" / f"{name}.py"
+        monkeypatch.setattr(sys, "argv", [str(script), *map(str, args)])
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_status:
+            runpy.run_path(str(script), run_name="__main__")
+        return Result(exit_status.value.code, capsys.readouterr().err)
+    return run
+
+
+@pytest.mark.parametrize("name,dataset", [(name, "CIFAR10") for name in ("accuracy", "sparsity", "sops",
+                                                                        "firing_rates", "noise")]
+                         + [(name, "CIFAR100") for name in ("accuracy", "noise")])
+def test_figure_scripts_save_png_and_svg(figs, run_figure, name, dataset):
     result = run_figure(name, "--figs_dir", figs, dataset=dataset)
     assert result.returncode == 0, result.stderr
     with Image.open(figs / f"{name}.png") as image:
@@ -69,7 +88,22 @@ def test_averages_over_the_test_images(figs):
     assert run.images == 200 and run.spikes_per_image == pytest.approx(sum(counts) / 200)
 
 
-def test_original_logs_without_stats_are_read_as_batches_of_50(tmp_path):
+def test_cifar100_figure_scripts_are_the_cifar10_ones_for_cifar100():
+    for script in sorted((REPO / "CIFAR100" / "figs").glob("*.py")):
+        text = script.read_text()
+        assert '"cifar100", script_path=__file__)' in text, script
+        twin = (REPO / "CIFAR10" / "figs" / script.name).read_text()
+        assert twin.replace("cifar10", "cifar100").replace("CIFAR-10", "CIFAR-100") == text, script
+
+
+def test_a_figure_script_in_its_own_process(figs):
+    result = subprocess.run([sys.executable, str(REPO / "CIFAR10" / "figs" / "sops.py"), "--figs_dir", str(figs)],
+                            env=script_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert (figs / "sops.png").is_file()
+
+
+def test_original_logs_without_stats_are_read_as_batches_of_50(tmp_path, run_figure):
     for tag in ("k0B1", "k0B2", "k1B2"):
         write_logs(tmp_path / tag, tag, 1, batches=200, stats=False)
     assert read_logs(tmp_path / "k1B2").images == 10_000
@@ -78,7 +112,7 @@ def test_original_logs_without_stats_are_read_as_batches_of_50(tmp_path):
     assert (tmp_path / "accuracy.png").is_file()
 
 
-def test_missing_logs_name_themselves_and_the_command(tmp_path):
+def test_missing_logs_name_themselves_and_the_command(tmp_path, run_figure):
     write_logs(tmp_path / "k1B2", "k1B2", 4)
     result = run_figure("sparsity", "--figs_dir", tmp_path)
     assert result.returncode == 2
@@ -90,7 +124,7 @@ def test_missing_logs_name_themselves_and_the_command(tmp_path):
     assert noise.returncode == 2 and "--noise_ratio 0.1" in noise.stderr
 
 
-def test_corrupt_log_is_one_error_line(figs):
+def test_corrupt_log_is_one_error_line(figs, run_figure):
     (figs / "k0B2" / "spike_num.txt").write_text("12\nnot a number\n")
     result = run_figure("sops", "--figs_dir", figs)
     assert result.returncode == 2 and "cannot read the logs" in result.stderr and "Traceback" not in result.stderr

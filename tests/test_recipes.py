@@ -16,6 +16,7 @@ from quant_snn.reproduce import ReproduceConfig, finished_epochs, run_config as 
 from quant_snn.schedules import schedule_value
 from quant_snn.train import RunConfig, init_from_npz, train
 from quant_snn.weights import save_npz
+from synthetic import SMALL_CONVS
 
 K1B2 = QuantConfig(1, 2)
 STEPS = 2  # the synthetic CIFAR-10 has 40 training images; batch 20
@@ -24,7 +25,7 @@ COSINE = dict(schedule="cosine", learning_rate=0.01, epochs=3, warmup_epochs=1.0
 
 def run_config(tmp_path, data_dir, **kwargs):
     defaults = dict(dataset="cifar10", quant=K1B2, data_dir=data_dir, output_dir=tmp_path / "out", epochs=1,
-                    batch_size=20, verbose=0, seed=3)
+                    batch_size=20, verbose=0, seed=3, convs=SMALL_CONVS)
     return RunConfig(**{**defaults, **kwargs})
 
 
@@ -137,7 +138,8 @@ def test_init_npz_refuses_weights_of_another_shape(tmp_path):
 
 
 def test_init_npz_run_starts_from_the_file(tmp_path, cifar10_dir):
-    save_core(tmp_path / "start.npz", 10, K1B2)
+    core = build_vgg(10, K1B2, convs=SMALL_CONVS)
+    save_npz(tmp_path / "start.npz", core, dataset="cifar10", quant=K1B2, epochs=1, test_accuracy=None)
     history = train(run_config(tmp_path, cifar10_dir, init_npz=tmp_path / "start.npz"))
     assert len(history) == 1
     with pytest.raises(UserError, match="does not fit|not found"):

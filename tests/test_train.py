@@ -15,14 +15,16 @@ from quant_snn.config import CIFAR10, FP32, QuantConfig
 from quant_snn.data import load_cifar
 from quant_snn.errors import UserError
 from quant_snn.seeding import set_seed
+from quant_snn.model import VGG_CONVS
 from quant_snn.train import RunConfig, build_training_model, compile_model, evaluate, train
+from synthetic import SMALL_CONVS
 
 K1B2 = QuantConfig(1, 2)
 
 
 def run_config(tmp_path, data_dir, **kwargs):
     defaults = dict(dataset="cifar10", quant=K1B2, data_dir=data_dir, output_dir=tmp_path / "out", epochs=1,
-                    batch_size=20, verbose=0, seed=3)
+                    batch_size=20, verbose=0, seed=3, convs=SMALL_CONVS)
     return RunConfig(**{**defaults, **kwargs})
 
 
@@ -31,7 +33,7 @@ def test_a_few_steps_lower_the_loss(cifar10_dir, quant):
     data = load_cifar(CIFAR10, cifar10_dir)
     x, y = data.x_train.astype(np.float32), data.y_train
     set_seed(0)  # the initial weights too: an unseeded one (test order under xdist) once gave 2.59 -> 2.31
-    model, _ = build_training_model(10, quant, seed=0)
+    model, _ = build_training_model(10, quant, seed=0, convs=SMALL_CONVS)
     compile_model(model, 1e-3)
     losses = model.fit(x, y, batch_size=20, epochs=6, verbose=0).history["loss"]  # training-mode loss per epoch
     assert losses[-1] < 0.7 * losses[0]
@@ -60,7 +62,7 @@ def test_resume_continues_at_the_saved_epoch_with_the_new_rate(tmp_path, cifar10
 def test_resume_restores_optimizer_state(tmp_path, cifar10_dir):
     train(run_config(tmp_path, cifar10_dir, epochs=1))
     cfg = run_config(tmp_path, cifar10_dir, resume=True, learning_rate=5e-4)
-    model, _ = build_training_model(10, K1B2, seed=3)
+    model, _ = build_training_model(10, K1B2, seed=3, convs=SMALL_CONVS)
     optimizer = compile_model(model, cfg.learning_rate)
     from quant_snn.checkpoint import load_checkpoint
 
@@ -97,7 +99,7 @@ def test_fresh_start_never_overwrites_an_earlier_run(tmp_path, cifar10_dir):
 def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
     out = tmp_path / "out"
     command = [sys.executable, str(REPO / "CIFAR10" / "Quant_VGG_CIFAR10.py"), "--data_dir", str(cifar10_dir),
-               "--output_dir", str(out), "--batch_size", "4", "--epochs", "50", "--verbose", "0"]
+               "--output_dir", str(out), "--batch_size", "10", "--epochs", "50", "--verbose", "0"]
     process = subprocess.Popen(command, env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     history = out / "history_model_cifar_10_k1B2.csv"
     deadline = time.time() + 120
@@ -107,7 +109,7 @@ def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert history.exists(), process.stdout.read()
-    cfg = run_config(tmp_path, cifar10_dir, resume=True, batch_size=4)
+    cfg = run_config(tmp_path, cifar10_dir, resume=True, batch_size=10, convs=VGG_CONVS)  # the script's network
     with np.load(cfg.checkpoint_path) as f:
         saved_epoch = json.loads(str(f["state"][()]))["epoch"]
     assert saved_epoch >= 2
