@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from concurrent.futures import ThreadPoolExecutor
 import os
 import platform
 import subprocess
@@ -77,6 +78,8 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--limit", type=int, default=None, help="only the first LIMIT test images (quick check)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "spike_agreement")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="runs side by side (batch-1 runs spend most of their time in one Python thread)")
     args = parser.parse_args()
     dataset_spec(args.dataset)
     batches = sorted(int(b) for b in args.batch_sizes.split(","))
@@ -87,14 +90,18 @@ def main() -> None:
 
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"keras {keras.__version__}; {args.dataset} test set from {args.data_dir}")
-    rows, failures = [], []
-    for npz in args.npz:
-        info = read_npz(npz)[1]
+    infos = {npz: read_npz(npz)[1] for npz in args.npz}
+    for npz, info in infos.items():
         if info.quant is None or not info.quant.quantized:
             raise SystemExit(f"{npz}: needs a quantized npz with metadata (k, B)")
+    keys = [(npz, v, b) for b in reversed(batches) for npz in args.npz for v in variants]  # batch 1 (slowest) last
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        done = dict(zip(keys, pool.map(lambda key: spiking_run(
+            args.dataset, key[0], infos[key[0]].quant.tag, key[1], key[2], run_dir(args.out, *key), args), keys)))
+    rows, failures = [], []
+    for npz, info in infos.items():
         tag = info.quant.tag
-        runs = {(v, b): spiking_run(args.dataset, npz, tag, v, b, run_dir(args.out, npz, v, b), args)
-                for b in batches for v in variants}
+        runs = {(v, b): done[(npz, v, b)] for b in batches for v in variants}
         reference = runs[(REFERENCE, batches[0])]
         per_image = reference["logs"] if batches[0] == 1 else None
         for (variant, batch), run in runs.items():

@@ -1,35 +1,34 @@
-"""One process on one backend does what test_backends.py compares across backends, through the scripts' own entry
-points: resume one epoch from a checkpoint written on another backend, evaluate the npz it wrote, and run the
-spiking network of another backend's npz. Run it under track_imports.py to learn whether TensorFlow was imported.
+"""One process on one backend does what test_backends.py compares across backends: resume one epoch of the small
+VGG variant from a checkpoint written on another backend, evaluate the npz it wrote, and run the Spiking script's
+entry point on another backend's full-VGG npz. Run it under track_imports.py to learn whether TensorFlow was
+imported. Prints ``trained <accuracy>`` and ``evaluated <accuracy>``, then the Spiking script's output.
 
-    KERAS_BACKEND=jax python track_imports.py backend_probe.py DATA_DIR RUN_DIR REFERENCE_NPZ FIGS_DIR
+    KERAS_BACKEND=jax python track_imports.py backend_probe.py DATA_DIR RUN_DIR SPIKING_NPZ FIGS_DIR
 """
 
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from quant_snn.cli import spiking_main, training_main  # noqa: E402
+from quant_snn.cli import spiking_main  # noqa: E402
+from quant_snn.config import QuantConfig  # noqa: E402
+from quant_snn.train import RunConfig, evaluate, train  # noqa: E402
+from synthetic import SMALL_CONVS  # noqa: E402
 
-QUANT, SPIKING = str(REPO / "CIFAR10" / "Quant_VGG_CIFAR10.py"), str(REPO / "CIFAR10" / "Spiking_VGG_CIFAR10.py")
+
+def run_config(data_dir, run_dir, **kwargs) -> RunConfig:
+    return RunConfig(dataset="cifar10", quant=QuantConfig(1, 2), data_dir=data_dir, output_dir=run_dir,
+                     batch_size=10, verbose=0, convs=SMALL_CONVS, **kwargs)
 
 
-def probe(data_dir: str, run_dir: str, reference_npz: str, figs_dir: str) -> int:
-    common = ["--data_dir", data_dir, "--output_dir", run_dir, "--batch_size", "10", "--verbose", "0"]
-    steps = [
-        (training_main, ("cifar10", True, QUANT), [*common, "--epochs", "1", "--resume", "True",
-                                                   "--learning_rate", "0.0001"]),
-        (training_main, ("cifar10", True, QUANT), [*common, "--mode", "inference"]),
-        (spiking_main, ("cifar10", SPIKING), ["--npz", reference_npz, "--data_dir", data_dir, "--figs_dir", figs_dir,
-                                             "--batch_size", "10"]),
-    ]
-    for main, args, argv in steps:
-        code = main(*args, argv=argv)
-        if code:
-            return code
-    return 0
+def probe(data_dir: str, run_dir: str, spiking_npz: str, figs_dir: str) -> int:
+    history = train(run_config(data_dir, run_dir, epochs=1, resume=True, learning_rate=1e-4))
+    print(f"trained {history[-1]['epoch']} {history[-1]['test_accuracy']}")
+    print(f"evaluated {evaluate(run_config(data_dir, run_dir, mode='inference'))[1]}")
+    return spiking_main("cifar10", str(REPO / "CIFAR10" / "Spiking_VGG_CIFAR10.py"), [
+        "--npz", spiking_npz, "--data_dir", data_dir, "--figs_dir", figs_dir, "--batch_size", "10"])
 
 
 if __name__ == "__main__":

@@ -5,22 +5,34 @@ import sys
 
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy
 
 from conftest import REPO, script_env
-from quant_snn.cli import spiking_main, training_main
-from quant_snn.config import CIFAR10, parse_tag
-from quant_snn.train import build_training_model
+from quant_snn.augment import preprocess_test
+from quant_snn.cli import training_main
+from quant_snn.config import CIFAR10, QuantConfig, parse_tag
+from quant_snn.data import load_cifar
+from quant_snn.model import build_vgg
+from quant_snn.spiking_utils import build_spiking_model
+from quant_snn.train import RunConfig, build_training_model, evaluate, train
+from quant_snn.weights import assign_params, read_npz
 from synthetic import SMALL_CONVS, write_dataset
 
 QUANT = "CIFAR10/Quant_VGG_CIFAR10.py"
 
 
-def probe(backend, data_dir, out_dir, devices, tag):
+def probes(backend, data_dir, runs, tag):
+    """parallel_probe.py for each (out_dir, devices) of ``runs``, side by side; their outputs."""
     env = {**script_env(), "KERAS_BACKEND": backend}
-    command = [sys.executable, str(REPO / "tests" / "parallel_probe.py"), str(data_dir), str(out_dir), str(devices), tag]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+    started = [subprocess.Popen([sys.executable, str(REPO / "tests" / "parallel_probe.py"), str(data_dir),
+                                 str(out_dir), str(devices), tag], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for out_dir, devices in runs]
+    outputs = []
+    for process in started:
+        stdout, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+        outputs.append(stdout)
+    return outputs
 
 
 def weight_updates(out_dir, tag):
@@ -47,8 +59,8 @@ UPDATE_TOLERANCE = 0.1
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_two_devices_update_like_one(tmp_path, cifar10_dir, backend, tag="k1B2"):
-    probe(backend, cifar10_dir, tmp_path / "one", 1, tag)
-    assert "data-parallel over 2 devices" in probe(backend, cifar10_dir, tmp_path / "two", 2, tag)
+    _, two_devices = probes(backend, cifar10_dir, [(tmp_path / "one", 1), (tmp_path / "two", 2)], tag)
+    assert "data-parallel over 2 devices" in two_devices
     one, two = weight_updates(tmp_path / "one", tag), weight_updates(tmp_path / "two", tag)
     print(f"{backend} relative difference of the updates: {np.linalg.norm(two - one) / np.linalg.norm(one):.3g}")
     assert np.linalg.norm(two - one) / np.linalg.norm(one) < UPDATE_TOLERANCE
@@ -87,17 +99,20 @@ def test_unknown_precision_is_refused_by_argparse(capsys):
     assert exit_status.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
-def test_mixed_precision_run_saves_an_npz_that_evaluates_and_spikes_exactly(tmp_path, cifar10_dir, capsys):
-    """Trained by the script in a subprocess (the policy is process-wide), evaluated and spiked in this process (in
-    float32). The dtype policy itself is tested on every backend in test_model.py."""
-    common = ["--data_dir", cifar10_dir, "--output_dir", tmp_path, "--batch_size", "20", "--verbose", "0"]
-    trained = cli(*common, "--epochs", "1", "--precision", "mixed_bfloat16")
-    assert trained.returncode == 0, trained.stderr[-2000:]
-    accuracy = float(trained.stdout.split("finished epoch 1: test accuracy")[1].split()[0])
-    capsys.readouterr()
-    assert training_main("cifar10", True, str(REPO / QUANT), [*map(str, common), "--mode", "inference"]) == 0
-    assert f"test accuracy {accuracy:.4f}" in capsys.readouterr().out
-    assert spiking_main("cifar10", str(REPO / "CIFAR10/Spiking_VGG_CIFAR10.py"), [
-        "--npz", str(tmp_path / "model_cifar_10_k1B2.npz"), "--data_dir", str(cifar10_dir),
-        "--figs_dir", str(tmp_path / "figs")]) == 0
-    assert "images classified differently by SNN and ANN: 0 of 20" in capsys.readouterr().out
+def test_mixed_precision_run_saves_an_npz_that_evaluates_and_spikes_exactly(tmp_path, cifar10_dir):
+    """One epoch of the small VGG variant in mixed_bfloat16; its npz evaluates (float32) to the recorded accuracy
+    and its spiking network equals its float64 ANN on every test image. The dtype policy itself is tested on every
+    backend in test_model.py."""
+    cfg = RunConfig(dataset="cifar10", quant=QuantConfig(1, 2), data_dir=cifar10_dir, output_dir=tmp_path,
+                    epochs=1, batch_size=20, verbose=0, precision="mixed_bfloat16", convs=SMALL_CONVS)
+    history = train(cfg)
+    loss, accuracy = evaluate(RunConfig(**{**cfg.__dict__, "mode": "inference"}))
+    assert accuracy == pytest.approx(history[-1]["test_accuracy"], abs=1e-6)
+    params, _ = read_npz(cfg.npz_path)
+    images = to_numpy(preprocess_test(load_cifar(CIFAR10, cifar10_dir).x_test))
+    snn = build_spiking_model(params, cfg.quant, convs=SMALL_CONVS, input_shape=images.shape[1:])
+    exact = build_vgg(10, cfg.quant, convs=SMALL_CONVS, input_shape=images.shape[1:], exact=True)
+    assign_params(exact, params)
+    potential = to_numpy(snn.model.predict_on_batch(images)[0])
+    assert np.array_equal(potential.argmax(1), to_numpy(exact.predict_on_batch(images)).argmax(1))
+

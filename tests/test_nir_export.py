@@ -97,7 +97,9 @@ def check_against_simulator(path, params, quant, convs, images):
     np.testing.assert_array_equal(nir_potential.argmax(1), potential.argmax(1))
 
 
-def test_spiking_script_exports_and_refuses_fp32(tmp_path):
+def test_spiking_script_exports_and_refuses_fp32(tmp_path, capsys):
+    """The export through the script in a subprocess; the refusal through its entry point in this process."""
+    from quant_snn.cli import spiking_main
     from quant_snn.model import build_vgg
     from quant_snn.weights import save_npz
 
@@ -109,9 +111,11 @@ def test_spiking_script_exports_and_refuses_fp32(tmp_path):
                         env=script_env(), capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert len(nir.read(tmp_path / "k1B2.nir").nodes) == 2 + 2 + len(VGG_CONVS) * 5  # in/out, flatten/dense
-    refused = subprocess.run(command + ["--npz", str(tmp_path / "fp32.npz"), "--export_nir", str(tmp_path / "x.nir")],
-                             env=script_env(), capture_output=True, text=True)
-    errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
-    assert refused.returncode == 2 and len(errors) == 1 and "holds a fp32 network" in errors[0]
-    assert "Traceback" not in refused.stderr
+    capsys.readouterr()
+    code = spiking_main("cifar10", command[1], command[2:] + ["--npz", str(tmp_path / "fp32.npz"),
+                                                              "--export_nir", str(tmp_path / "x.nir")])
+    stderr = capsys.readouterr().err
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and "holds a fp32 network" in errors[0]
+    assert "Traceback" not in stderr
     assert not (tmp_path / "x.nir").exists()

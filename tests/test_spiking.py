@@ -128,7 +128,7 @@ def network_case(network):
 
 
 @pytest.mark.backends
-@random_network_settings(off_tensorflow=5)
+@random_network_settings(off_tensorflow=3)
 @given(networks())
 def test_random_networks_match_reference_and_ann_neuron_for_neuron(network):
     quant, convs, params, rng, size, batch, n_classes = network_case(network)
