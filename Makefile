@@ -31,15 +31,15 @@ train: setup
 
 # The whole suite on TensorFlow (it also runs the scripts on JAX and PyTorch in subprocesses), then the tests marked
 # `backends` (results that depend on the Keras backend: quantizers, augmentation, the simulator's exactness,
-# schedules, optimizers, precision) on JAX and PyTorch. Two pytest workers: most tests wait on a subprocess or a
-# single-threaded import; on TensorFlow a file stays on one worker so that its module fixtures are built once.
+# schedules, optimizers, precision) on JAX and PyTorch. Two pytest workers, tests handed out one by one (a file
+# whose module fixture is costly keeps its tests on one worker with an xdist_group mark).
 WORKERS ?= 2
 PYTEST := $(PY) -m pytest -q -n $(WORKERS)
 
 test: setup
-	$(PYTEST) --dist loadfile
-	KERAS_BACKEND=jax $(PYTEST) --dist load -m backends
-	KERAS_BACKEND=torch $(PYTEST) --dist load -m backends
+	$(PYTEST) --dist loadgroup
+	KERAS_BACKEND=jax $(PYTEST) --dist loadgroup -m backends
+	KERAS_BACKEND=torch $(PYTEST) --dist loadgroup -m backends
 
 bench: setup
 	$(PY) bench/train_throughput.py

@@ -59,6 +59,7 @@ class ReproduceConfig:
     train_only: bool = False
     noise_configs: list[str] | None = None  # noisy SNN runs only for these (default: every quantized one)
     trained_on: str | None = None  # where training ran, when not on this machine (written into the results)
+    convs: tuple | None = None  # the network's convolutions, None: the VGG-Net (tests run small variants)
 
     def __post_init__(self) -> None:
         from .recipes import expand_recipe
@@ -95,7 +96,8 @@ def run_config(cfg: ReproduceConfig, quant: QuantConfig, **kwargs):
     settings = {**cfg.settings, **kwargs}
     return RunConfig(dataset=cfg.dataset, quant=quant, data_dir=cfg.data_dir, output_dir=cfg.output_dir,
                      batch_size=cfg.batch_size, seed=cfg.seed, verbose=cfg.verbose, distribute=cfg.distribute,
-                     cpu_devices=cfg.cpu_devices, precision=cfg.precision, **settings)
+                     cpu_devices=cfg.cpu_devices, precision=cfg.precision,
+                     **({"convs": cfg.convs} if cfg.convs else {}), **settings)
 
 
 def finished_epochs(run) -> int:
@@ -141,7 +143,8 @@ def spiking_config(cfg: ReproduceConfig, quant: QuantConfig, noise: float):
 
     return SpikingRunConfig(dataset=cfg.dataset, quant=quant, npz=run_config(cfg, quant).npz_path,
                             data_dir=cfg.data_dir, figs_dir=cfg.output_dir / "figs", batch_size=cfg.snn_batch_size,
-                            noise_ratio=noise, seed=cfg.seed, limit=cfg.limit)
+                            noise_ratio=noise, seed=cfg.seed, limit=cfg.limit,
+                            **({"convs": cfg.convs} if cfg.convs else {}))
 
 
 def spiking_is_current(cfg: ReproduceConfig, snn_cfg, npz_epochs: int, images: int) -> bool:

@@ -18,7 +18,7 @@ from .augment import preprocess_test
 from .config import QuantConfig, dataset_spec
 from .data import load_cifar
 from .errors import UserError
-from .model import build_vgg
+from .model import VGG_CONVS, ConvSpec, build_vgg
 from .paths import repo_relative
 from .precision import compile_for_inference, use_full_float32
 from .spiking_logs import LOG_NAMES, log_dir_name, write_logs
@@ -40,6 +40,7 @@ class SpikingRunConfig:
     seed: int = 0
     limit: int | None = None  # evaluate only the first ``limit`` test images
     xla: bool = True  # compile with XLA on TensorFlow and JAX
+    convs: tuple[ConvSpec, ...] = VGG_CONVS  # the network's convolutions (tests run small variants)
 
     def __post_init__(self) -> None:
         dataset_spec(self.dataset)
@@ -91,12 +92,12 @@ def load_networks(cfg: SpikingRunConfig) -> tuple[dict[str, keras.Model], Spikin
     """Build the quantized ANN twice (``exact``: float64 decisions, what the SNN must equal; ``float32``: as
     trained) and the spiking network from ``cfg.npz``, after checking it against the flags."""
     spec = dataset_spec(cfg.dataset)
-    anns = {"float32": build_vgg(spec.n_classes, cfg.quant)}
+    anns = {"float32": build_vgg(spec.n_classes, cfg.quant, convs=cfg.convs)}
     params, info = load_npz(cfg.npz, anns["float32"], dataset=cfg.dataset, quant=cfg.quant)
-    anns["exact"] = build_vgg(spec.n_classes, cfg.quant, exact=True)
+    anns["exact"] = build_vgg(spec.n_classes, cfg.quant, convs=cfg.convs, exact=True)
     assign_params(anns["exact"], params)
     snn = build_spiking_model(
-        params, cfg.quant, noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed
+        params, cfg.quant, convs=cfg.convs, noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed
     )
     return anns, snn, {"epochs": info.epochs, "test_accuracy": info.test_accuracy}
 

@@ -18,6 +18,8 @@ from synthetic import SMALL_CONVS, hue_images, write_dataset
 from test_spiking_cli import random_model
 from track_imports import MARKER
 
+# one pytest worker builds the module fixture once (make test distributes the other tests one by one)
+pytestmark = pytest.mark.xdist_group("backends")
 BACKENDS = ("tensorflow", "jax", "torch")
 SPIKING = str(REPO / "CIFAR10" / "Spiking_VGG_CIFAR10.py")
 

@@ -161,7 +161,7 @@ def test_reproduce_fast_recipe_trains_one_schedule_and_reuses_returned_weights(t
     from quant_snn.data import load_cifar
 
     cfg = ReproduceConfig(configs=["k1B2"], noise=[0.0], epochs=2, data_dir=cifar10_dir, output_dir=tmp_path,
-                          batch_size=20, recipe="fast", training={"warmup_epochs": 1.0})
+                          batch_size=20, recipe="fast", training={"warmup_epochs": 1.0}, convs=SMALL_CONVS)
     data = load_cifar(CIFAR10, cifar10_dir)
     performed = []
     train_recipe(cfg, K1B2, data, performed)

@@ -8,11 +8,13 @@ import pytest
 import quant_snn.spiking_eval
 import quant_snn.train
 from quant_snn.reproduce import ReproduceConfig, main, run_all
+from synthetic import SMALL_CONVS
 
 
 def config(data_dir, out):
     return ReproduceConfig(dataset="cifar10", configs=["fp32", "k0B1"], noise=[0.0, 0.1], epochs=2,
-                           data_dir=data_dir, output_dir=out, batch_size=20, snn_batch_size=10, verbose=0)
+                           data_dir=data_dir, output_dir=out, batch_size=20, snn_batch_size=10, verbose=0,
+                           convs=SMALL_CONVS)
 
 
 def interrupt_on_call(monkeypatch, module, name, call):

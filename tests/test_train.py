@@ -15,7 +15,6 @@ from quant_snn.config import CIFAR10, FP32, QuantConfig
 from quant_snn.data import load_cifar
 from quant_snn.errors import UserError
 from quant_snn.seeding import set_seed
-from quant_snn.model import VGG_CONVS
 from quant_snn.train import RunConfig, build_training_model, compile_model, evaluate, train
 from synthetic import SMALL_CONVS
 
@@ -97,10 +96,15 @@ def test_fresh_start_never_overwrites_an_earlier_run(tmp_path, cifar10_dir):
 
 
 def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
+    """A training process (the small VGG variant, as test_train's in-process runs) killed with SIGKILL."""
     out = tmp_path / "out"
-    command = [sys.executable, str(REPO / "CIFAR10" / "Quant_VGG_CIFAR10.py"), "--data_dir", str(cifar10_dir),
-               "--output_dir", str(out), "--batch_size", "10", "--epochs", "50", "--verbose", "0"]
-    process = subprocess.Popen(command, env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    program = (f"import sys; sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'tests')!r}]\n"
+               "from quant_snn.config import QuantConfig\nfrom quant_snn.train import RunConfig, train\n"
+               "from synthetic import SMALL_CONVS\n"
+               f"train(RunConfig(dataset='cifar10', quant=QuantConfig(1, 2), data_dir={str(cifar10_dir)!r}, "
+               f"output_dir={str(out)!r}, epochs=50, batch_size=4, verbose=0, seed=3, convs=SMALL_CONVS))\n")
+    process = subprocess.Popen([sys.executable, "-c", program], env=script_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
     history = out / "history_model_cifar_10_k1B2.csv"
     deadline = time.time() + 120
     # epoch 3 in the history: epoch 2's checkpoint (written after its npz and history) is complete
@@ -109,7 +113,7 @@ def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert history.exists(), process.stdout.read()
-    cfg = run_config(tmp_path, cifar10_dir, resume=True, batch_size=10, convs=VGG_CONVS)  # the script's network
+    cfg = run_config(tmp_path, cifar10_dir, resume=True, batch_size=4)
     with np.load(cfg.checkpoint_path) as f:
         saved_epoch = json.loads(str(f["state"][()]))["epoch"]
     assert saved_epoch >= 2
