@@ -13,11 +13,12 @@ import pytest
 from keras.ops import convert_to_numpy as to_numpy
 
 from quant_snn.config import QuantConfig
-from quant_snn.model import VGG_CONVS, build_vgg
+from quant_snn.model import build_vgg
 from quant_snn.precision import compile_for_inference
 from quant_snn.spiking_utils import SpikingConv2D, build_spiking_model
 from quant_snn.thresholds import FoldedThresholds
 from quant_snn.weights import assign_params
+from synthetic import SMALL_CONVS
 from test_spiking import finish_params, random_params
 
 pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
@@ -64,13 +65,14 @@ def test_float32_membrane_would_miss_them():
 
 
 def test_exact_ann_and_snn_agree_on_real_valued_images_compiled():
-    """Full VGG with negative and zero gamma on normal (not dyadic) images, both compiled: SNN = float64-decided ANN."""
+    """The small VGG variant with negative and zero gamma on normal (not dyadic) images, both compiled: SNN =
+    float64-decided ANN. (The full VGG on real-valued images, on every backend: test_backends.py.)"""
     rng = np.random.default_rng(5)
     quant = QuantConfig(1, 2)
-    params = finish_params(random_params(rng, VGG_CONVS, 3, 10), rng, 512, 10)
+    params = finish_params(random_params(rng, SMALL_CONVS, 3, 10), rng, 12 * 12 * 8, 10)
     images = rng.normal(size=(8, 24, 24, 3)).astype(np.float32)
-    snn = compile_for_inference(build_spiking_model(params, quant).model)
-    exact = build_vgg(10, quant, exact=True)
+    snn = compile_for_inference(build_spiking_model(params, quant, convs=SMALL_CONVS).model)
+    exact = build_vgg(10, quant, convs=SMALL_CONVS, exact=True)
     assign_params(exact, params)
     compile_for_inference(exact)
     potential = to_numpy(snn.predict_on_batch(images)[0])
