@@ -25,12 +25,20 @@ from .thresholds import FoldedThresholds, fold_batchnorm
 NOISE_LAYERS = ("first", "all")
 
 
+def conv_geometry(n: int, kernel: int, stride: int, padding: str) -> tuple[int, int, int]:
+    """(output size, padding before, padding after) along one axis, by TensorFlow's rules."""
+    if padding != "same":
+        return (n - kernel) // stride + 1, 0, 0
+    out = -(-n // stride)
+    total = max((out - 1) * stride + kernel - n, 0)
+    return out, total // 2, total - total // 2
+
+
 def window_coverage(size: tuple[int, int], kernel: int, stride: int, padding: str) -> np.ndarray:
     """How many output windows of a convolution (TensorFlow padding rules) contain each input pixel."""
     coverage = []
     for n in size:
-        out = -(-n // stride) if padding == "same" else (n - kernel) // stride + 1
-        pad_before = max((out - 1) * stride + kernel - n, 0) // 2 if padding == "same" else 0
+        out, pad_before, _ = conv_geometry(n, kernel, stride, padding)
         counts = np.zeros(n, dtype=np.float32)
         for o in range(out):
             start = o * stride - pad_before
@@ -46,13 +54,10 @@ def conv_as_matmul(x, kernel, stride: int, padding: str):
     product, which made that layer cost as much as a fifth of the whole spiking network. The patches are gathered
     by slicing (no arithmetic), so the sums are the same products as the convolution's, in float64."""
     k = kernel.shape[0]
-    height, width = x.shape[1], x.shape[2]
-    if padding == "same":
-        out_h, out_w = -(-height // stride), -(-width // stride)
-        pad_h, pad_w = max((out_h - 1) * stride + k - height, 0), max((out_w - 1) * stride + k - width, 0)
-        x = ops.pad(x, ((0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
-    else:
-        out_h, out_w = (height - k) // stride + 1, (width - k) // stride + 1
+    out_h, top, bottom = conv_geometry(x.shape[1], k, stride, padding)
+    out_w, left, right = conv_geometry(x.shape[2], k, stride, padding)
+    if top or bottom or left or right:
+        x = ops.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
     columns = [x[:, i : i + (out_h - 1) * stride + 1 : stride, j : j + (out_w - 1) * stride + 1 : stride, :]
                for i in range(k) for j in range(k)]  # (kh, kw, channel) order, as the kernel's reshape below
     patches = ops.concatenate(columns, axis=-1)
