@@ -8,7 +8,7 @@ For every network (npz), every variant (TensorFlow with and without XLA, JAX, Py
 - SNN = ANN deciding in float64 on every image of every run (``differing_images`` 0).
 
 Prints a markdown table (one row per network and variant) and exits 1 on any difference. Finished runs are kept
-under ``--out`` and reused when the script is run again with the same npz files.
+under ``--out`` and reused when the script is run again with the same npz files (and the same log format).
 
     python bench/spike_agreement.py --npz runs/a_k0B1.npz runs/b_k1B2.npz runs/c_k1B4.npz [--data_dir data]
 """
@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from concurrent.futures import ThreadPoolExecutor
 import os
 import platform
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from quant_snn.config import dataset_spec  # noqa: E402
 from quant_snn.reproduce import dataset_folder  # noqa: E402
-from quant_snn.spiking_logs import LOG_NAMES, read_stats  # noqa: E402
+from quant_snn.spiking_logs import LOG_NAMES, STATS_VERSION, read_stats  # noqa: E402
 from quant_snn.weights import file_sha256, read_npz  # noqa: E402
 
 # variant name -> (KERAS_BACKEND, --xla)
@@ -45,9 +45,10 @@ def run_dir(out: Path, npz: Path, variant: str, batch: int) -> Path:
 
 
 def spiking_run(dataset: str, npz: Path, tag: str, variant: str, batch: int, folder: Path, args) -> dict:
-    """One spiking run (reused when its stats.json exists); returns its stats and per-batch logs."""
+    """One spiking run (reused when its stats.json exists in the current format); returns its stats and logs."""
     log_dir = folder / tag
-    if read_stats(log_dir) is None:
+    stats = read_stats(log_dir)
+    if stats is None or stats["config"].get("stats_version") != STATS_VERSION:
         backend, xla = VARIANTS[variant]
         script = ROOT / dataset_folder(dataset) / f"Spiking_VGG_{dataset_folder(dataset)}.py"
         k, B = tag[1:].split("B")

@@ -40,7 +40,7 @@ def standardize_pixels(pixels):
     Numerator and radicand are integers below 2^53, hence exact in float64 whatever the summation order; what is
     left is one correctly rounded square root and one correctly rounded division (IEEE 754, the same everywhere),
     then the cast to float32. ``standardize`` computes the same value in float32, where each backend's reduction
-    order changes the last bits (docs/DESIGN.md, "Exactness")."""
+    order changes the last bits (docs/DESIGN.md, "Conversion to one time step")."""
     x = ops.convert_to_tensor(pixels)
     if not keras.backend.is_int_dtype(x.dtype):
         if not bool(ops.all(ops.equal(x, ops.round(x)))):

@@ -50,9 +50,9 @@ def window_coverage(size: tuple[int, int], kernel: int, stride: int, padding: st
 def conv_as_matmul(x, kernel, stride: int, padding: str):
     """``ops.conv`` (TensorFlow padding rules) as patches times the reshaped kernel: one dense matrix product.
 
-    For the float64 first layer: XLA's float64 convolution on CPU is about 3x slower than its float64 matrix
-    product, which made that layer cost as much as a fifth of the whole spiking network. The patches are gathered
-    by slicing (no arithmetic), so the sums are the same products as the convolution's, in float64."""
+    For the float64 first layer: on CPU, XLA's float64 convolution is far slower than its float64 matrix product,
+    and it made that one small layer a large part of the spiking network's time (bench/snn_throughput.py). The
+    patches are gathered by slicing (no arithmetic), so the sums add the convolution's products, in float64."""
     k = kernel.shape[0]
     out_h, top, bottom = conv_geometry(x.shape[1], k, stride, padding)
     out_w, left, right = conv_geometry(x.shape[2], k, stride, padding)
@@ -131,7 +131,7 @@ class SpikingConv2D(keras.layers.Layer):
         else:
             mem = ops.conv(x, kernel, strides=self.strides, padding=self.padding)
         # One comparison per threshold, added up: elementwise work that XLA fuses, where a reduction over a
-        # trailing axis of n thresholds ran as a slow (B, H, W, C, n) reduction (SNN/ANN time 1.7 -> 1.3 at batch 500)
+        # trailing axis of n thresholds ran as a slow (B, H, W, C, n) reduction
         counts = None
         for i in range(self.n_thresholds):
             fired = ops.cast(mem - hi[:, i] >= lo[:, i], "float32")
