@@ -71,7 +71,8 @@ def test_pixel_standardization_is_bit_identical_on_every_backend_and_batch_size(
     np.testing.assert_array_equal(to_numpy(standardize_pixels(x.astype(np.float32))), reference)
     assert not np.any(reference[:3])  # flat images: 0
     n = x[0].size  # one pixel off a flat image: the variance is below the floor, (x - mean) * sqrt(N)
-    assert reference[3, 5, 5, 1] == np.float32((n - 1) / np.sqrt(n)) and reference[3, 0, 0, 0] == np.float32(-1 / np.sqrt(n))
+    assert reference[3, 5, 5, 1] == np.float32((n - 1) / np.sqrt(n))
+    assert reference[3, 0, 0, 0] == np.float32(-1 / np.sqrt(n))
     definition = (x - x.mean(axis=(1, 2, 3), keepdims=True)) / np.maximum(x.std(axis=(1, 2, 3), keepdims=True),
                                                                          1 / np.sqrt(x[0].size))
     np.testing.assert_allclose(reference, definition, rtol=1e-6, atol=1e-6)

@@ -76,9 +76,9 @@ def test_command_line_and_bad_input(tmp_path, cifar10_dir, capsys):
     assert "unknown configuration 'k9'" in capsys.readouterr().err
     assert main(["--noise", "0,x", "--output_dir", str(tmp_path)]) == 2
     # weights that came back without a checkpoint (trained elsewhere) are used as they are: no training here
+    original = {"optimizer": "adam", "schedule": "constant", "weight_decay": 0.0, "label_smoothing": 0.0}
     save_npz(tmp_path / "model_cifar_10_k1B2.npz", random_model(QuantConfig(1, 2)), dataset="cifar10",
-             quant=QuantConfig(1, 2), epochs=1, test_accuracy=0.1, training={"optimizer": "adam", "schedule": "constant",
-                                                                            "weight_decay": 0.0, "label_smoothing": 0.0})
+             quant=QuantConfig(1, 2), epochs=1, test_accuracy=0.1, training=original)
     assert main(["--configs", "k1B2", "--epochs", "1", "--noise", "0", "--limit", "10", "--data_dir",
                  str(cifar10_dir), "--output_dir", str(tmp_path), "--batch_size", "20"]) == 0
     out = capsys.readouterr().out

@@ -45,7 +45,8 @@ def test_script_trains_then_evaluates(request, tmp_path, capsys, script, data, f
         accuracy = float(f["test_accuracy"])
         assert len(f["params"]) == 61
     capsys.readouterr()
-    assert training_main("cifar10", "Quant" in script, str(REPO / script), [*map(str, common), "--mode", "inference"]) == 0
+    argv = [*map(str, common), "--mode", "inference"]
+    assert training_main("cifar10", "Quant" in script, str(REPO / script), argv) == 0
     assert f"test accuracy {accuracy:.4f}" in capsys.readouterr().out
 
 
