@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import keras
+from keras import ops
 
 from .config import BN_EPSILON, QuantConfig
 from .layers import QuantConv2D
@@ -44,6 +45,23 @@ VGG_CONVS: tuple[ConvSpec, ...] = (
 )
 INPUT_SHAPE = (24, 24, 3)
 BN_MOMENTUM = 0.9
+
+
+@keras.saving.register_keras_serializable(package="quant_snn")
+class Float64BatchNorm(keras.layers.BatchNormalization):
+    """Batch norm at inference that computes in float64 on every backend, for the ANN that decides in float64.
+
+    Keras 3.15's BatchNormalization computes in ``result_type(inputs, "float32")``, and its type promotion maps
+    float64 to float32 on JAX and PyTorch: there a float64 layer normalized in float32 and casts back, so neurons
+    within about 1e-8 of a quantization step could land on the other side than in float64 (seen on real CIFAR-10
+    images on JAX: one image of 10,000). Same formula as the folded thresholds, ``gamma (x - mean) / sqrt(var +
+    eps) + beta``, in float64 throughout."""
+
+    def call(self, inputs, training=None, mask=None):
+        x = ops.cast(inputs, "float64")
+        mean, variance, gamma, beta = (ops.cast(v, "float64") for v in
+                                       (self.moving_mean, self.moving_variance, self.gamma, self.beta))
+        return gamma * (x - mean) / ops.sqrt(variance + self.epsilon) + beta
 
 
 def bn_name(conv_name: str) -> str:
@@ -85,7 +103,7 @@ def build_vgg(
             dtype=wide if i == 0 else None,
             name=spec.name,
         )(x)
-        x = keras.layers.BatchNormalization(
+        x = (Float64BatchNorm if exact else keras.layers.BatchNormalization)(
             momentum=BN_MOMENTUM, epsilon=BN_EPSILON, synchronized=synchronized_batchnorm, dtype=wide,
             name=bn_name(spec.name)
         )(x)

@@ -79,3 +79,20 @@ def test_exact_ann_and_snn_agree_on_real_valued_images_compiled():
     logits = to_numpy(exact.predict_on_batch(images))
     np.testing.assert_array_equal(potential.argmax(1), logits.argmax(1))
     np.testing.assert_allclose(potential, logits * 2**quant.k, rtol=1e-6, atol=1e-6)
+
+
+def test_exact_ann_normalizes_in_float64():
+    """Keras' own BatchNormalization computes in float32 on JAX and PyTorch even as a float64 layer (its type
+    promotion maps float64 to float32 there): the exact ANN's batch norm must agree with numpy's float64."""
+    rng = np.random.default_rng(11)
+    quant = QuantConfig(1, 2)
+    params = finish_params(random_params(rng, SMALL_CONVS, 3, 10), rng, 12 * 12 * 8, 10)
+    exact = build_vgg(10, quant, convs=SMALL_CONVS, exact=True)
+    assign_params(exact, params)
+    images = rng.normal(size=(4, 24, 24, 3))
+    conv = keras.Model(exact.input, exact.get_layer("conv00").output)
+    norm = keras.Model(exact.input, exact.get_layer("bn00").output)
+    m = to_numpy(conv(images)).astype(np.float64)
+    _, beta, gamma, mean, var = (p.astype(np.float64) for p in params[:5])
+    expected = gamma * (m - mean) / np.sqrt(var + 1e-5) + beta
+    np.testing.assert_allclose(to_numpy(norm(images)), expected, rtol=1e-13, atol=1e-13)
