@@ -3,7 +3,7 @@
 # make train   - only train k1B2 for EPOCHS epochs with the original's script
 # make test    - set up .venv and run the test suite on the TensorFlow, JAX and PyTorch backends (what .ci/run calls)
 # make bench   - training and spiking throughput benchmarks
-# make gpu-prep - Keras wheels into .gpu/ for bench/gpu_campaign.sh on a lent GPU machine
+# make gpu-prep - Keras wheels into .gpu/ for bench/gpu_campaign.sh on a GPU machine
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -45,7 +45,7 @@ bench: setup
 	$(PY) bench/train_throughput.py
 	$(PY) bench/snn_throughput.py
 
-# Put into the git-ignored .gpu/, for bench/gpu_campaign.sh on a lent GPU machine (JAX there, no TensorFlow or
+# Put into the git-ignored .gpu/, for bench/gpu_campaign.sh on a GPU machine (JAX there, no TensorFlow or
 # Keras), Keras and the two packages that image lacks, as Python 3.12 wheels. The CIFAR-10 bundle and its converter
 # (cifar10_jpeg.npz, cifar10_from_jpeg.py) are copied into .gpu/ by hand: they are not part of this repository.
 gpu-prep: setup

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/gpu_campaign.py on a lent GPU machine that has JAX but no TensorFlow or Keras (see README_VGG.md, "GPU").
+# bench/gpu_campaign.py on a GPU machine that has JAX but no TensorFlow or Keras (see README_VGG.md, "GPU").
 #
 # Prepare here once: `make gpu-prep` (the CIFAR-10 JPEG bundle, its converter and the Keras wheels in .gpu/).
 # Then, with the device tool:   command: bash bench/gpu_campaign.sh   carry: [".gpu"]   timeout_s: 590
