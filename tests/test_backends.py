@@ -110,6 +110,13 @@ def test_no_tensorflow_import_off_tensorflow(runs):
         assert result["tensorflow"] == (backend == "tensorflow"), backend
 
 
+def test_this_module_runs_on_one_worker(request):
+    """Under ``--dist loadgroup`` (make test) the group mark keeps the costly module fixture on one pytest worker;
+    pytest 9.2 silently broke that (pytest-dev/pytest-xdist#1386) and the fixture ran on both."""
+    if request.config.getoption("loadgroup", False):  # set in pytest-xdist workers
+        assert request.node.nodeid.endswith("@backends"), request.node.nodeid
+
+
 def test_the_import_check_sees_tensorflow(tmp_path):
     """The check can fail: a script that imports TensorFlow is reported."""
     script = tmp_path / "imports_tensorflow.py"
