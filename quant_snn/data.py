@@ -1,6 +1,6 @@
 """CIFAR-10/100 "python version" archives: download once with checksum, extract once, load as numpy arrays.
 
-An already extracted folder is used as is (its files are not checksummed, so the shared JPEG-derived copy loads);
+An already extracted folder is used as is (its files are not checksummed, so a converter's output loads);
 each file is still checked for the expected keys and shapes, and any problem becomes one :class:`UserError`
 that names the file and what to do. Only numpy and ``keras.utils.get_file`` are used: no TensorFlow import.
 """
@@ -19,6 +19,7 @@ import numpy as np
 
 from .config import DatasetSpec
 from .errors import UserError
+from .safe_pickle import UnsafePickle, load_arrays_pickle
 
 DOWNLOAD_TIMEOUT_S = 60.0  # seconds without an answer from the server
 
@@ -47,8 +48,11 @@ def read_batch(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
         raise UserError(f"dataset file {path} is missing: {_how_to_fix(spec, folder)}")
     try:
         with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+            batch = load_arrays_pickle(f, encoding="bytes")
         raw_data, raw_labels = np.asarray(batch[b"data"]), np.asarray(batch[spec.label_key])
+    except UnsafePickle as exc:
+        raise UserError(f"dataset file {path} refused: {exc}, which a CIFAR batch never does (it could run code "
+                        f"when loaded): {_how_to_fix(spec, folder)}") from None
     except Exception as exc:  # truncated pickle, wrong keys, garbage bytes
         raise UserError(
             f"dataset file {path} is corrupt or incomplete ({type(exc).__name__}: {exc}): {_how_to_fix(spec, folder)}"

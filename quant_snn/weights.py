@@ -25,6 +25,9 @@ from .model import bn_name, conv_layers
 from .safe_npz import UnsafeNpz, load_safe_npz
 
 FORMAT_VERSION = 1
+# the metadata keys this reader knows (others are never unpacked); each a scalar or a short JSON string
+METADATA_KEYS = ("format_version", "dataset", "quantized", "k", "B", "n_classes", "epochs", "test_accuracy", "training")
+METADATA_MAX_BYTES = 2**20
 BN_ORDER = ("beta", "gamma", "moving_mean", "moving_variance")
 
 
@@ -109,13 +112,14 @@ def read_npz(path: str | os.PathLike) -> tuple[list[np.ndarray], NpzInfo]:
     if not path.is_file():
         raise UserError(f"weights file {path} not found: train first (Quant_VGG_*.py / FP32_VGG_*.py) or pass --npz")
     try:
-        arrays = load_safe_npz(path)
+        arrays = load_safe_npz(path, keys=("params",))
+        arrays.update(load_safe_npz(path, keys=METADATA_KEYS, max_bytes=METADATA_MAX_BYTES))
     except UnsafeNpz as exc:
         raise UserError(f"weights file {path} refused: {exc} (it could run code when loaded)") from None
     except Exception as exc:
         raise UserError(f"weights file {path} cannot be read ({type(exc).__name__}: {exc})") from None
     if "params" not in arrays:
-        raise UserError(f"weights file {path} has no 'params' entry (keys: {', '.join(arrays)})")
+        raise UserError(f"weights file {path} has no 'params' entry")
     try:
         params = [np.asarray(p, dtype=np.float32) for p in arrays["params"]]
     except (TypeError, ValueError) as exc:

@@ -1,4 +1,5 @@
 import hashlib
+import os
 import pickle
 
 import numpy as np
@@ -61,6 +62,29 @@ def test_corrupt_file_names_it(tmp_path, damage):
             pickle.dump({b"data": np.zeros((1, 3072), np.uint8), b"labels": [10]}, f)
     with pytest.raises(UserError, match="test_batch"):
         load_cifar(CIFAR10, tmp_path)
+
+
+class WritesAFile:
+    """Unpickling this would create ``marker``: the proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def test_a_batch_file_that_would_run_code_is_refused_before_it_runs(tmp_path):
+    folder = write_dataset(CIFAR10, tmp_path, per_file=2, test=2)
+    marker = tmp_path / "code_ran"
+    with open(folder / "data_batch_1", "wb") as f:
+        pickle.dump({b"data": np.zeros((1, 3072), np.uint8), b"labels": [WritesAFile(marker)]}, f, protocol=2)
+    with pytest.raises(UserError, match=r"data_batch_1 refused: it asks to run (posix|os)\.mkdir"):
+        load_cifar(CIFAR10, tmp_path)
+    assert not marker.exists()
+    with open(folder / "data_batch_1", "rb") as f:
+        pickle.load(f)  # the same file through plain pickle: the code runs (so the check above can fail)
+    assert marker.exists()
 
 
 def test_download_verifies_checksum_and_extracts_once(tmp_path, monkeypatch):

@@ -36,15 +36,19 @@ def test_plain_params_list_loads(tmp_path):
     assert int(arrays["epochs"]) == 7 and str(arrays["dataset"]) == "cifar10"
 
 
-@pytest.mark.parametrize("where", ["params", "extra"])
+@pytest.mark.parametrize("where", ["params", "training", "notes"])
 def test_malicious_pickle_is_refused_without_running(tmp_path, where):
+    """In params or in a metadata key the reader knows: refused; in a key it does not know: never unpacked."""
     marker = tmp_path / "code_ran"
     path = tmp_path / "evil.npz"
     good = object_array(np.ones(3, np.float32))
     evil = object_array(np.ones(3, np.float32), Payload(marker))
-    np.savez(path, **({"params": evil} if where == "params" else {"params": good, "notes": evil}))
-    with pytest.raises(UserError, match="refused: .*os|refused: .*posix|refused: .*pickled object"):
-        read_npz(path)
+    np.savez(path, **({"params": evil} if where == "params" else {"params": good, where: evil}))
+    if where == "notes":
+        assert [p.shape for p in read_npz(path)[0]] == [(3,)]
+    else:
+        with pytest.raises(UserError, match="refused: .*os|refused: .*posix|refused: .*pickled object"):
+            read_npz(path)
     assert not marker.exists()
 
 
