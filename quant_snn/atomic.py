@@ -18,7 +18,10 @@ from .errors import UserError
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
     """Call ``write`` on a binary file that becomes ``path`` only once it is complete and on disk."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UserError(f"cannot write {path} ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -31,6 +34,34 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             raise UserError(f"no space left to write {path} ({exc.strerror}); free some and run again "
                             "(finished results are kept)") from None
         raise
+
+
+def writable_folder(folder: str | os.PathLike, what: str = "output folder") -> Path:
+    """Create ``folder`` if needed and prove that a file can be made in it, before any work whose results would go
+    there: a folder that cannot take them is one error line at the start, not a traceback at the end."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UserError(f"{what} {folder} cannot be written ({exc.strerror or exc})") from None
+    return folder
+
+
+def check_new_file(path: str | os.PathLike, *, overwrite: bool, inputs: tuple[str | os.PathLike, ...] = ()) -> Path:
+    """Before the work: ``path`` may be written. Never one of the run's ``inputs`` (even with ``overwrite``);
+    an existing file only with ``overwrite`` (``--overwrite True``); its folder must take a new file."""
+    path = Path(path)
+    for source in inputs:
+        if path.exists() and Path(source).exists() and path.samefile(source):
+            raise UserError(f"{path} is this run's input ({source}): choose another output file")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder: name the file to write")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise UserError(f"{path} exists: choose another file name, or replace it with --overwrite True")
+    writable_folder(path.parent, "folder")
+    return path
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

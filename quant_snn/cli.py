@@ -190,6 +190,8 @@ def spiking_parser(dataset: str, script_path: str) -> argparse.ArgumentParser:
                         help="compile with XLA on TensorFlow and JAX (default True; the results do not depend on it)")
     parser.add_argument("--export_nir", type=Path, default=None,
                         help="write the spiking network as a NIR graph to this file and stop (no evaluation)")
+    parser.add_argument("--overwrite", type=literal_bool, default=False,
+                        help="let --export_nir replace an existing file (default False: refuse; never the npz)")
     add_common_flags(parser, script_path)
     return parser
 
@@ -205,7 +207,7 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
         quant = QuantConfig(args.k, args.B)
         npz = args.npz or RunFiles.of(Path(script_path).resolve().parent, dataset, quant).npz
         if args.export_nir is not None:
-            return export_nir_main(dataset, quant, npz, args.export_nir)
+            return export_nir_main(dataset, quant, npz, args.export_nir, args.overwrite)
         from .spiking_eval import SpikingRunConfig, run_spiking
 
         cfg = SpikingRunConfig(
@@ -228,14 +230,17 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
     return run_cli(main, "interrupted before the end of the test set; run the same command again")
 
 
-def export_nir_main(dataset: str, quant, npz: Path, target: Path) -> None:
-    """``--export_nir``: check the npz against the flags like an evaluation would, then write the NIR graph."""
+def export_nir_main(dataset: str, quant, npz: Path, target: Path, overwrite: bool = False) -> None:
+    """``--export_nir``: check the target and the npz against the flags like an evaluation would, then write the NIR
+    graph."""
+    from .atomic import check_new_file
     from .config import dataset_spec
     from .export import integer_network
     from .model import build_vgg
     from .nir_export import write_nir
     from .weights import load_npz
 
+    check_new_file(target, overwrite=overwrite, inputs=(npz,))
     params, _ = load_npz(npz, build_vgg(dataset_spec(dataset).n_classes, quant), dataset=dataset, quant=quant)
     net = integer_network(params, quant)
     write_nir(net, target)

@@ -14,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .atomic import atomic_write  # noqa: E402
 from .config import parse_tag  # noqa: E402
 from .errors import UserError  # noqa: E402
 from .spiking_logs import LOG_FILES, STATS_FILE, RunLogs, read_logs  # noqa: E402
@@ -58,9 +59,11 @@ def collect(figs_dir: Path, configs: list[str] | None, script: str, need: tuple[
 def _save(fig, figs_dir: Path, name: str) -> list[Path]:
     paths = [figs_dir / f"{name}.png", figs_dir / f"{name}.svg"]
     fig.tight_layout()
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
+    try:
+        for path in paths:  # whole files or none (a figure of an earlier run is never left half-written)
+            atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:], dpi=150))
+    finally:
+        plt.close(fig)
     return paths
 
 

@@ -14,10 +14,12 @@ Shapes are NIR's, without the batch dimension: the input is (3, 24, 24).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
 from .errors import UserError
 from .export import ALWAYS, NEVER, IntegerNetwork
 
@@ -78,13 +80,13 @@ def nir_graph(net: IntegerNetwork, input_shape: tuple[int, int, int] = (24, 24, 
 
 
 def write_nir(net: IntegerNetwork, path: str | Path, input_shape: tuple[int, int, int] = (24, 24, 3)) -> Path:
-    """Write ``nir_graph(net)`` to ``path`` (NIR's HDF5 file format)."""
+    """Write ``nir_graph(net)`` to ``path`` (NIR's HDF5 file format). The HDF5 file is built in memory and written
+    by :func:`quant_snn.atomic.atomic_write`: a full disk or a kill leaves the earlier file as it was (h5py writing
+    to disk itself left a corrupt file, and crashed, on a full disk)."""
     import nir
 
     path = Path(path)
-    graph = nir_graph(net, input_shape)
-    try:
-        nir.write(path, graph)
-    except OSError as exc:
-        raise UserError(f"cannot write {path} ({exc.strerror or exc})") from None
+    buffer = io.BytesIO()
+    nir.write(buffer, nir_graph(net, input_shape))
+    atomic_write(path, lambda f: f.write(buffer.getvalue()))
     return path

@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .atomic import writable_folder
 from .augment import preprocess_test
 from .config import QuantConfig, dataset_spec
 from .data import load_cifar
@@ -122,6 +123,7 @@ def run_spiking(cfg: SpikingRunConfig) -> dict:
     use_full_float32()
     anns, snn, npz_info = load_networks(cfg)
     data = load_cifar(dataset_spec(cfg.dataset), cfg.data_dir)
+    writable_folder(cfg.log_dir, "--figs_dir folder")  # inputs first, then the output: before the evaluation
     x_test, y_test = data.x_test[: cfg.limit], data.y_test[: cfg.limit]
     for model in [*anns.values(), snn.model]:
         compile_for_inference(model, xla=cfg.xla)

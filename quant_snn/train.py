@@ -6,7 +6,6 @@ import csv
 import io
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .atomic import atomic_write_text
+from .atomic import atomic_write_text, writable_folder
 from .augment import CifarPreprocess
 from .checkpoint import checkpoint_state, load_checkpoint, save_checkpoint
 from .config import QuantConfig, RunFiles, dataset_spec
@@ -262,16 +261,6 @@ def _as_float(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32)
 
 
-def check_output_dir(folder: Path) -> None:
-    """Create ``folder`` and prove it writable now, not after the first epoch's minutes of work."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise UserError(f"--output_dir {folder} cannot be written ({exc.strerror or type(exc).__name__})") from None
-
-
 def set_aside_previous_run(cfg: RunConfig) -> None:
     """A fresh start never overwrites an earlier run's files: without ``--overwrite True`` it stops with one line
     that says how to continue; with it, the files move into a time-stamped folder beside them."""
@@ -297,7 +286,7 @@ def train(cfg: RunConfig, data: Cifar | None = None) -> list[dict]:
     check_batch(cfg.batch_size, parallel, sizes=(len(data.x_train), len(data.x_test)))
     if cfg.distribute:
         print(f"data-parallel over {parallel.replicas} devices: {', '.join(parallel.devices)}")
-    check_output_dir(cfg.output_dir)
+    writable_folder(cfg.output_dir, "--output_dir")
     with exclusive_run(cfg.output_dir, cfg.npz_path.stem):
         if not cfg.resume:
             set_aside_previous_run(cfg)

@@ -128,3 +128,20 @@ def test_corrupt_log_is_one_error_line(figs, run_figure):
     (figs / "k0B2" / "spike_num.txt").write_text("12\nnot a number\n")
     result = run_figure("sops", "--figs_dir", figs)
     assert result.returncode == 2 and "cannot read the logs" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_folder_that_cannot_take_the_figure_is_one_error_line_and_keeps_the_old_one(figs, run_figure, monkeypatch):
+    import tempfile
+
+    assert run_figure("sops", "--figs_dir", figs).returncode == 0
+    before = (figs / "sops.png").read_bytes()
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)  # root ignores file modes: refuse the write itself
+    result = run_figure("sops", "--figs_dir", figs)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line] == [
+        f"error: cannot write {figs / 'sops.png'} (Permission denied)"]
+    assert (figs / "sops.png").read_bytes() == before

@@ -119,3 +119,45 @@ def test_spiking_script_exports_and_refuses_fp32(tmp_path, capsys):
     assert code == 2 and len(errors) == 1 and "holds a fp32 network" in errors[0]
     assert "Traceback" not in stderr
     assert not (tmp_path / "x.nir").exists()
+
+
+def test_export_never_touches_its_input_and_replaces_a_file_only_when_asked(tmp_path, capsys, monkeypatch):
+    """Rules: the npz is never written (even with --overwrite True); an existing file only with --overwrite True;
+    a full disk leaves the earlier file as it was; a folder that cannot take the file is refused before the work."""
+    import errno
+
+    import quant_snn.atomic
+    from quant_snn.cli import spiking_main
+    from quant_snn.model import build_vgg
+    from quant_snn.weights import save_npz
+
+    npz = tmp_path / "k1B2.npz"
+    save_npz(npz, build_vgg(10, QuantConfig(1, 2)), dataset="cifar10", quant=QuantConfig(1, 2), epochs=1,
+             test_accuracy=0.1)
+    weights, other = npz.read_bytes(), tmp_path / "notes.txt"
+    other.write_text("keep me\n")
+
+    def export(target, *flags):
+        capsys.readouterr()
+        code = spiking_main("cifar10", str(REPO / "CIFAR10" / "Spiking_VGG_CIFAR10.py"),
+                            ["--npz", str(npz), "--export_nir", str(target), *flags])
+        errors = [line for line in capsys.readouterr().err.splitlines() if line]
+        return code, errors
+
+    for target, flags, message in ((npz, ["--overwrite", "True"], "is this run's input"),
+                                   (other, [], "exists: choose another file name, or replace it with --overwrite"),
+                                   (other / "x.nir", [], "cannot be written")):
+        code, errors = export(target, *flags)
+        assert code == 2 and len(errors) == 1 and message in errors[0], errors
+    assert npz.read_bytes() == weights and other.read_text() == "keep me\n"
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(quant_snn.atomic.os, "fsync", full_disk)
+        code, errors = export(other, "--overwrite", "True")
+    assert code == 2 and len(errors) == 1 and "no space left to write" in errors[0], errors
+    assert other.read_text() == "keep me\n" and sorted(p.name for p in tmp_path.iterdir()) == [npz.name, other.name]
+    assert export(other, "--overwrite", "True") == (0, [])
+    assert len(nir.read(other).nodes) == 2 + 2 + len(VGG_CONVS) * 5

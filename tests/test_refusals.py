@@ -10,7 +10,8 @@ from quant_snn.cli import run_cli
 from quant_snn.config import CIFAR10, MAX_LEVELS, QuantConfig
 from quant_snn.data import DOWNLOAD_TIMEOUT_S, download_archive, load_cifar
 from quant_snn.errors import UserError
-from quant_snn.train import RunConfig, check_output_dir
+from quant_snn.atomic import writable_folder
+from quant_snn.train import RunConfig
 from synthetic import write_dataset
 
 
@@ -36,8 +37,8 @@ def test_output_dir_that_cannot_be_written(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(UserError, match="--output_dir .* cannot be written"):
-        check_output_dir(blocker / "run")
-    check_output_dir(tmp_path / "fine")
+        writable_folder(blocker / "run", "--output_dir")
+    writable_folder(tmp_path / "fine", "--output_dir")
     assert (tmp_path / "fine").is_dir() and not list((tmp_path / "fine").iterdir())  # the probe leaves nothing
 
 

@@ -133,3 +133,16 @@ def test_default_npz_is_the_training_scripts_file(tmp_path, cifar100_dir):
     result = run("CIFAR100/Spiking_VGG_CIFAR100.py", "--k", "0", "--B", "4", "--data_dir", cifar100_dir,
                  "--figs_dir", tmp_path)
     assert result.returncode == 2 and "CIFAR100/model_cifar_100_k0B4.npz not found" in result.stderr
+
+
+def test_a_figs_dir_that_cannot_take_the_logs_is_refused_before_the_evaluation(tmp_path, cifar10_dir, npz_files,
+                                                                                  capsys, monkeypatch):
+    import quant_snn.spiking_eval
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    monkeypatch.setattr(quant_snn.spiking_eval, "compile_for_inference", None)  # the evaluation would start here
+    code, _, errors = in_process(capsys, "--npz", npz_files / "k1B2.npz", "--data_dir", cifar10_dir,
+                                 "--figs_dir", blocker / "figs")
+    assert code == 2 and len(errors) == 1 and f"--figs_dir folder {blocker / 'figs' / 'k1B2'} cannot be written" in \
+        errors[0], errors
