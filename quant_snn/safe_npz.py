@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import zipfile
 from collections.abc import Iterable
+from typing import BinaryIO
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def _read_member(zf: zipfile.ZipFile, name: str, allow_arrays_of_arrays: bool, m
     return value
 
 
-def load_safe_npz(path: str | os.PathLike, keys: Iterable[str] | None = None,
+def load_safe_npz(path: str | os.PathLike | BinaryIO, keys: Iterable[str] | None = None,
                   object_keys: tuple[str, ...] = ("params",),
                   max_bytes: int = MAX_MEMBER_BYTES) -> dict[str, np.ndarray]:
     """The members ``keys`` (all when None) of the npz that it holds, as arrays; only ``object_keys`` may be arrays

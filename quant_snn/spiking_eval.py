@@ -24,7 +24,7 @@ from .paths import repo_relative
 from .precision import compile_for_inference, use_full_float32
 from .spiking_logs import LOG_NAMES, log_dir_name, write_logs
 from .spiking_utils import NOISE_LAYERS, SpikingNetwork, build_spiking_model
-from .weights import assign_params, file_sha256, load_npz
+from .weights import assign_params, load_npz
 
 
 @dataclass
@@ -100,7 +100,7 @@ def load_networks(cfg: SpikingRunConfig) -> tuple[dict[str, keras.Model], Spikin
     snn = build_spiking_model(
         params, cfg.quant, convs=cfg.convs, noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed
     )
-    return anns, snn, {"epochs": info.epochs, "test_accuracy": info.test_accuracy}
+    return anns, snn, {"epochs": info.epochs, "test_accuracy": info.test_accuracy, "sha256": info.sha256}
 
 
 def simulate_batch(snn: SpikingNetwork, images: np.ndarray, time_steps: int):
@@ -183,7 +183,7 @@ def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds:
             "dataset": cfg.dataset, "k": cfg.quant.k, "B": cfg.quant.B,
             "thresholds_per_neuron": n,
             "npz": repo_relative(cfg.npz), "npz_epochs": npz_info["epochs"],
-            "npz_sha256": file_sha256(cfg.npz), "batch_size": cfg.batch_size,
+            "npz_sha256": npz_info["sha256"], "batch_size": cfg.batch_size,
             "time_steps": cfg.time_steps, "noise_ratio": cfg.noise_ratio, "noise_layers": cfg.noise_layers,
             "seed": cfg.seed, "images": images, "backend": keras.backend.backend(), "keras": keras.__version__,
             "xla": cfg.xla and keras.backend.backend() in ("tensorflow", "jax"),

@@ -10,6 +10,7 @@ full shape check.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -22,12 +23,13 @@ from .atomic import atomic_write
 from .config import QuantConfig
 from .errors import UserError
 from .model import bn_name, conv_layers
-from .safe_npz import UnsafeNpz, load_safe_npz
+from .safe_npz import MAX_MEMBER_BYTES, UnsafeNpz, load_safe_npz
 
 FORMAT_VERSION = 1
 # the metadata keys this reader knows (others are never unpacked); each a scalar or a short JSON string
 METADATA_KEYS = ("format_version", "dataset", "quantized", "k", "B", "n_classes", "epochs", "test_accuracy", "training")
 METADATA_MAX_BYTES = 2**20
+MAX_FILE_BYTES = 2 * MAX_MEMBER_BYTES
 BN_ORDER = ("beta", "gamma", "moving_mean", "moving_variance")
 
 
@@ -41,6 +43,7 @@ class NpzInfo:
     epochs: int | None
     test_accuracy: float | None
     training: dict | None = None  # optimizer, schedule, ... of the run that wrote it (see RunConfig.training)
+    sha256: str | None = None  # of the very bytes the params were read from (not of the file as it is later)
 
 
 def model_params(model) -> list[np.ndarray]:
@@ -111,9 +114,13 @@ def read_npz(path: str | os.PathLike) -> tuple[list[np.ndarray], NpzInfo]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"weights file {path} not found: train first (Quant_VGG_*.py / FP32_VGG_*.py) or pass --npz")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise UserError(f"weights file {path} is {path.stat().st_size:,} bytes, more than any weights file needs "
+                        f"({MAX_FILE_BYTES:,})")
+    data = path.read_bytes()  # read once: the hash recorded with the results is that of the weights used
     try:
-        arrays = load_safe_npz(path, keys=("params",))
-        arrays.update(load_safe_npz(path, keys=METADATA_KEYS, max_bytes=METADATA_MAX_BYTES))
+        arrays = load_safe_npz(io.BytesIO(data), keys=("params",))
+        arrays.update(load_safe_npz(io.BytesIO(data), keys=METADATA_KEYS, max_bytes=METADATA_MAX_BYTES))
     except UnsafeNpz as exc:
         raise UserError(f"weights file {path} refused: {exc} (it could run code when loaded)") from None
     except Exception as exc:
@@ -145,6 +152,7 @@ def read_npz(path: str | os.PathLike) -> tuple[list[np.ndarray], NpzInfo]:
         epochs=epochs,
         test_accuracy=None if accuracy is None or np.isnan(accuracy) else float(accuracy),
         training=_training(meta.get("training")),
+        sha256=hashlib.sha256(data).hexdigest(),
     )
     return params, info
 

@@ -146,3 +146,27 @@ def test_a_figs_dir_that_cannot_take_the_logs_is_refused_before_the_evaluation(t
                                  "--figs_dir", blocker / "figs")
     assert code == 2 and len(errors) == 1 and f"--figs_dir folder {blocker / 'figs' / 'k1B2'} cannot be written" in \
         errors[0], errors
+
+
+def test_the_recorded_hash_is_that_of_the_weights_used_even_if_the_file_changes_meanwhile(
+        tmp_path, cifar10_dir, npz_files, capsys, monkeypatch):
+    """Weights replaced while the run evaluates (same name, same epochs): the logs keep the hash of the weights they
+    came from, so ``reproduce`` sees that the file now holds other weights and redoes the run."""
+    import hashlib
+    import shutil
+
+    import quant_snn.spiking_eval
+
+    npz = tmp_path / "k1B2.npz"
+    shutil.copy(npz_files / "k1B2.npz", npz)
+    used = hashlib.sha256(npz.read_bytes()).hexdigest()
+    load_cifar = quant_snn.spiking_eval.load_cifar
+
+    def replace_then_load(*args):
+        shutil.copy(npz_files / "model_cifar_10.npz", npz)  # other bytes under the same name
+        return load_cifar(*args)
+
+    monkeypatch.setattr(quant_snn.spiking_eval, "load_cifar", replace_then_load)
+    assert in_process(capsys, "--npz", npz, "--data_dir", cifar10_dir, "--figs_dir", tmp_path, "--limit", "10")[0] == 0
+    recorded = json.loads((tmp_path / "k1B2" / "stats.json").read_text())["config"]["npz_sha256"]
+    assert recorded == used != hashlib.sha256(npz.read_bytes()).hexdigest()
