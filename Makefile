@@ -1,5 +1,5 @@
 # make run     - set up .venv, fetch CIFAR-10 on first use, train CONFIGS for EPOCHS epochs, run the spiking
-#                network at each NOISE ratio, draw the figures, write CIFAR10/RESULTS_CIFAR10.md (resumable)
+#                network at each NOISE ratio, draw the figures, write runs/cifar10/RESULTS_CIFAR10.md (resumable)
 # make train   - only train k1B2 for EPOCHS epochs with the original's script
 # make test    - set up .venv and run the test suite on the TensorFlow, JAX and PyTorch backends (what .ci/run calls)
 # make bench   - training and spiking throughput benchmarks

@@ -5,7 +5,7 @@
 For each configuration it trains with the recipe's two phases (the first half of the epochs at lr 1e-3, the rest
 at 1e-4, continuing from the checkpoint) or reuses a checkpoint that already has the epochs; then it runs the
 spiking evaluation of every quantized configuration at every noise ratio, draws the figures and writes
-``RESULTS_CIFAR10.md`` (or ``_CIFAR100``) beside the dataset's scripts. Every step checks whether its result
+``RESULTS_CIFAR10.md`` (or ``_CIFAR100``) into ``runs/cifar10/`` (``--output_dir CIFAR10`` for the committed one). Every step checks whether its result
 already exists, so an interrupted run resumes where it stopped and redoes nothing finished.
 """
 
@@ -69,14 +69,19 @@ class ReproduceConfig:
         settings.pop("epochs")
         self.settings = settings  # optimizer, schedule, learning_rate, warmup_epochs, weight_decay, label_smoothing
         self.quants = {tag: parse_tag(tag) for tag in self.configs}
+        if not self.configs:
+            raise UserError("--configs names no configuration (e.g. --configs fp32,k1B2)")
         if self.epochs < 1:
             raise UserError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.limit is not None and self.limit < 1:
+            raise UserError(f"--limit must be at least 1, got {self.limit}")
         if any(not 0 <= p < 1 for p in self.noise):
             raise UserError("--noise ratios must be in [0, 1)")
         unknown = sorted(set(self.noise_configs or ()) - set(self.configs))
         if unknown:
             raise UserError(f"--noise_configs {','.join(unknown)} not among --configs {','.join(self.configs)}")
-        self.output_dir = Path(self.output_dir or REPO / dataset_folder(self.dataset))
+        # never the committed results by default: those are rewritten only when asked for (--output_dir CIFAR10)
+        self.output_dir = Path(self.output_dir or REPO / "runs" / self.dataset)
         self.data_dir = Path(self.data_dir)
 
     def noise_for(self, tag: str) -> list[float]:
@@ -311,7 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None,
                         help="total epochs per configuration (default: 400 for the original recipe, 40 for fast)")
     parser.add_argument("--data_dir", type=Path, default=REPO / "data")
-    parser.add_argument("--output_dir", type=Path, default=None, help="default: the dataset folder (CIFAR10/)")
+    parser.add_argument("--output_dir", type=Path, default=None,
+                        help="default: runs/<dataset>/ (git-ignored); --output_dir CIFAR10 rewrites the committed table")
     parser.add_argument("--batch_size", type=int, default=200)
     parser.add_argument("--snn_batch_size", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
@@ -335,7 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .recipes import RECIPES
 
         given = {key: getattr(args, key) for key in TRAINING_FLAGS}
-        epochs = args.epochs or (400 if args.recipe == "original" else int(RECIPES[args.recipe]["epochs"]))
+        epochs = args.epochs if args.epochs is not None else (
+            400 if args.recipe == "original" else int(RECIPES[args.recipe]["epochs"]))
         cfg = ReproduceConfig(
             dataset=args.dataset, configs=[c.strip() for c in args.configs.split(",") if c.strip()], noise=noise,
             epochs=epochs, recipe=args.recipe, training=given, train_only=args.train_only,

@@ -4,13 +4,14 @@ Two runs of the same dataset and configuration in the same ``--output_dir`` woul
 and history; the second one stops at once with one error line instead. Runs of other configurations in the same
 folder (``CIFAR10/`` holds all of them by default) are not held up. The lock is ``flock`` on
 ``.{stem}.lock``: the operating system releases it when the process ends in any way, so a killed run never
-leaves a stale lock. Where ``fcntl`` does not exist (Windows) runs are not locked.
+leaves a stale lock. The lock file is opened without following a symbolic link. Where ``fcntl`` does not exist (Windows) runs are not locked.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
 from typing import Iterator
 
@@ -33,7 +34,15 @@ def exclusive_run(folder: Path, stem: str) -> Iterator[None]:
         yield
         return
     path = lock_path(folder, stem)
-    handle = open(path, "a+")
+    try:  # never through a symbolic link: its target would be truncated and overwritten by the pid
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        raise UserError(f"cannot open the lock file {path} ({exc.strerror or exc}); if it is a symbolic link or "
+                        "not a plain file, remove it") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UserError(f"the lock file {path} is not a plain file; remove it")
+    handle = os.fdopen(fd, "r+")
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -8,7 +8,7 @@ import pytest
 import quant_snn.spiking_eval
 import quant_snn.train
 from quant_snn.config import QuantConfig
-from quant_snn.reproduce import ReproduceConfig, main, run_all
+from quant_snn.reproduce import REPO, ReproduceConfig, main, run_all
 from quant_snn.weights import save_npz
 from test_spiking_cli import random_model
 from synthetic import SMALL_CONVS
@@ -75,6 +75,15 @@ def test_command_line_and_bad_input(tmp_path, cifar10_dir, capsys):
     assert main(["--configs", "fp32,k9", "--output_dir", str(tmp_path)]) == 2
     assert "unknown configuration 'k9'" in capsys.readouterr().err
     assert main(["--noise", "0,x", "--output_dir", str(tmp_path)]) == 2
+    for flags, message in ((["--configs", ","], "--configs names no configuration (e.g. --configs fp32,k1B2)"),
+                           (["--epochs", "0"], "--epochs must be at least 1, got 0"),
+                           (["--limit", "0"], "--limit must be at least 1, got 0")):
+        capsys.readouterr()
+        assert main([*flags, "--output_dir", str(tmp_path)]) == 2  # before any training
+        assert capsys.readouterr().err == f"error: {message}\n"
+    assert list(tmp_path.iterdir()) == []
+    # the committed results are never the default output
+    assert ReproduceConfig(dataset="cifar100").output_dir == REPO / "runs" / "cifar100"
     # weights that came back without a checkpoint (trained elsewhere) are used as they are: no training here
     original = {"optimizer": "adam", "schedule": "constant", "weight_decay": 0.0, "label_smoothing": 0.0}
     save_npz(tmp_path / "model_cifar_10_k1B2.npz", random_model(QuantConfig(1, 2)), dataset="cifar10",

@@ -44,3 +44,13 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     time.sleep(0.1)
     with exclusive_run(tmp_path, "model"):
         assert lock_path(tmp_path, "model").read_text() != str(holder.pid)
+
+
+def test_a_lock_planted_as_a_symbolic_link_is_refused_and_its_target_kept(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n")
+    (tmp_path / ".model_cifar_10_k1B2.lock").symlink_to(target)
+    with pytest.raises(UserError, match="symbolic link"):
+        with exclusive_run(tmp_path, "model_cifar_10_k1B2"):
+            pass
+    assert target.read_text() == "keep me\n"
