@@ -24,7 +24,7 @@ from .paths import repo_relative
 from .precision import compile_for_inference, use_full_float32
 from .spiking_logs import LOG_NAMES, log_dir_name, write_logs
 from .spiking_utils import NOISE_LAYERS, SpikingNetwork, build_spiking_model
-from .weights import assign_params, load_npz
+from .weights import assign_params, load_npz, unconfirmed
 
 
 @dataclass
@@ -100,7 +100,8 @@ def load_networks(cfg: SpikingRunConfig) -> tuple[dict[str, keras.Model], Spikin
     snn = build_spiking_model(
         params, cfg.quant, convs=cfg.convs, noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed
     )
-    return anns, snn, {"epochs": info.epochs, "test_accuracy": info.test_accuracy, "sha256": info.sha256}
+    return anns, snn, {"epochs": info.epochs, "test_accuracy": info.test_accuracy, "sha256": info.sha256,
+                       "warnings": [w for w in [unconfirmed(cfg.npz, info, cfg.quant)] if w]}
 
 
 def simulate_batch(snn: SpikingNetwork, images: np.ndarray, time_steps: int):
@@ -188,6 +189,7 @@ def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds:
             "seed": cfg.seed, "images": images, "backend": keras.backend.backend(), "keras": keras.__version__,
             "xla": cfg.xla and keras.backend.backend() in ("tensorflow", "jax"),
         },
+        "warnings": npz_info["warnings"],  # e.g. weights whose file cannot confirm k and B
         "snn_accuracy": tally.snn_correct / images,
         "ann_accuracy": tally.ann_correct / images,
         "differing_images": tally.differing,

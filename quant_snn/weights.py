@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,6 +193,15 @@ def check_npz(
             raise UserError(f"weights file {path} has non-ternary conv0..conv10 kernels: it is not a {quant.tag} network")
 
 
+def unconfirmed(path: str | os.PathLike, info: NpzInfo, quant: QuantConfig) -> str | None:
+    """The warning for a file without metadata (the original's format): its arrays fit any k and B, so nothing in
+    it confirms the configuration the flags name."""
+    if info.quant is not None:
+        return None
+    return (f"weights file {path} has no metadata (the original's format): nothing in it confirms that it holds a "
+            f"{quant.tag} network; it is evaluated as the flags say")
+
+
 def assign_params(model, params: list[np.ndarray]) -> None:
     """Load a params list (already checked) into ``model``."""
     it = iter(params)
@@ -210,5 +220,8 @@ def load_npz(
     models of the same network, e.g. the spiking one) and the file's metadata."""
     params, info = read_npz(path)
     check_npz(path, params, info, model, dataset=dataset, quant=quant)
+    warning = unconfirmed(path, info, quant)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     assign_params(model, params)
     return params, info

@@ -77,6 +77,7 @@ def test_spiking_script_logs_and_stats(tmp_path, cifar10_dir, npz_files):
     assert all(0 <= a <= 8 for a in accuracy) and all(s > 0 for s in spikes) and all(s > 0 for s in sops)
     stats = json.loads((logs / "stats.json").read_text())
     assert stats["config"]["images"] == 20 and stats["config"]["time_steps"] == 2 and stats["config"]["npz_epochs"] == 7
+    assert stats["warnings"] == [] and "warning" not in result.stderr
     final_step = accuracy[1::2]
     assert sum(final_step) == round(stats["snn_accuracy"] * 20)
     assert f"SNN accuracy {stats['snn_accuracy']:.4f}" in result.stdout
@@ -98,6 +99,9 @@ def test_one_step_snn_agrees_with_ann(tmp_path, cifar10_dir, npz_files, capsys):
     stats = json.loads((tmp_path / "k1B2" / "stats.json").read_text())
     assert stats["differing_images"] == 0 and stats["snn_accuracy"] == stats["ann_accuracy"]
     assert len(lines(tmp_path / "k1B2" / "accuracy.txt")) == 1  # 20 images, batch 50, one time step
+    # the original's format cannot confirm k and B: said on stderr and kept with the results
+    [warning] = stats["warnings"]
+    assert "has no metadata" in warning and "holds a k1B2 network" in warning
 
 
 def test_noisy_runs_keep_their_own_folder(tmp_path, cifar10_dir, npz_files, capsys):

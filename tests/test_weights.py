@@ -60,12 +60,15 @@ def original_format(path, params):
     np.savez(path, params=packed)
 
 
-def test_original_format_without_metadata_is_accepted(tmp_path, trained_like):
+def test_original_format_without_metadata_is_accepted_with_a_warning(tmp_path, trained_like, capsys):
     path = tmp_path / "model_cifar_10.npz"
     original_format(path, model_params(trained_like))
     params, info = read_npz(path)
     assert info.quant is None and info.dataset is None
+    capsys.readouterr()
     load_npz(path, build_vgg(10, K1B2), dataset="cifar10", quant=K1B2)
+    assert capsys.readouterr().err == (f"warning: weights file {path} has no metadata (the original's format): nothing "
+                                       "in it confirms that it holds a k1B2 network; it is evaluated as the flags say\n")
 
 
 def test_refuses_mismatched_metadata(tmp_path, trained_like):
