@@ -7,13 +7,19 @@ that names the file and what to do. Only numpy and ``keras.utils.get_file`` are 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import pickle
+import signal
 import socket
 import tarfile
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -22,6 +28,7 @@ from .errors import UserError
 from .safe_pickle import UnsafePickle, load_arrays_pickle
 
 DOWNLOAD_TIMEOUT_S = 60.0  # seconds without an answer from the server
+STALL_WINDOW_S, STALL_MIN_BYTES, STALL_CHECK_S = 120.0, 64 * 1024, 10.0  # a download slower than this has stalled
 
 
 @dataclass
@@ -89,25 +96,65 @@ def _read_split(folder: Path, names: tuple[str, ...], spec: DatasetSpec) -> tupl
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def download_archive(spec: DatasetSpec, data_dir: Path, origin: str | None = None) -> Path:
-    """Download ``spec.archive`` into ``data_dir`` and verify its md5; never leave a bad file behind."""
+def _md5(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "md5").hexdigest()
+
+
+@contextlib.contextmanager
+def _stall_watchdog(target: Path) -> Iterator[None]:
+    """Abort a download whose file grows by less than STALL_MIN_BYTES in STALL_WINDOW_S seconds (a server that
+    sends a byte now and then never trips the per-read socket timeout). Main thread on POSIX only (SIGALRM)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    sizes: list[tuple[float, int]] = []
+
+    def check(signum, frame) -> None:
+        now, size = time.monotonic(), target.stat().st_size if target.exists() else 0
+        sizes.append((now, size))
+        old = [(t, n) for t, n in sizes if now - t >= STALL_WINDOW_S]
+        if old and size - old[-1][1] < STALL_MIN_BYTES:
+            raise TimeoutError(f"the download stalled: {size - old[-1][1]} bytes in the last {STALL_WINDOW_S:g} s")
+
+    previous = signal.signal(signal.SIGALRM, check)
+    signal.setitimer(signal.ITIMER_REAL, STALL_CHECK_S, STALL_CHECK_S)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def download_archive(spec: DatasetSpec, data_dir: Path, origin: str | None = None) -> tuple[Path, bool]:
+    """The archive in ``data_dir``: one already there is used if it has the official md5 and otherwise refused,
+    never replaced or deleted (it may be the user's only copy); else it is downloaded, verified, and removed again
+    on any failure. Returns the path and whether this call downloaded it."""
     import keras  # only needed when downloading
 
     data_dir.mkdir(parents=True, exist_ok=True)  # get_file silently uses /tmp/.keras if cache_dir is missing
     target = data_dir / spec.archive
+    if target.exists():
+        found = _md5(target) if target.is_file() else "not a file"
+        if found != spec.md5:
+            raise UserError(f"{target} is not the official {spec.archive} (md5 {found}, expected {spec.md5}); it was "
+                            f"left as it is: move it away to download the archive, or put the extracted "
+                            f"{spec.folder}/ folder beside it")
+        return target, False
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # a server that never answers ends in one error, not a hang
     try:
-        path = keras.utils.get_file(
-            fname=spec.archive,
-            origin=origin or spec.url,
-            file_hash=spec.md5,
-            cache_dir=str(data_dir.resolve()),
-            cache_subdir="",
-            extract=False,
-        )
+        with _stall_watchdog(target):
+            path = keras.utils.get_file(
+                fname=spec.archive,
+                origin=origin or spec.url,
+                file_hash=spec.md5,
+                cache_dir=str(data_dir.resolve()),
+                cache_subdir="",
+                extract=False,
+            )
     except BaseException as exc:
-        target.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)  # this call's own partial or unverified download
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise UserError(
@@ -116,19 +163,23 @@ def download_archive(spec: DatasetSpec, data_dir: Path, origin: str | None = Non
         ) from None
     finally:
         socket.setdefaulttimeout(previous_timeout)
-    return Path(path)
+    return Path(path), True
 
 
-def extract_archive(archive: Path, spec: DatasetSpec, data_dir: Path) -> Path:
-    """Extract into a temporary folder, then move ``spec.folder`` into place in one rename."""
+def extract_archive(archive: Path, spec: DatasetSpec, data_dir: Path, downloaded: bool = True) -> Path:
+    """Extract into a temporary folder, then move ``spec.folder`` into place in one rename. A corrupt archive is
+    deleted only if this run downloaded it."""
     final = data_dir / spec.folder
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".extract-") as tmp:
         try:
             with tarfile.open(archive, "r:gz") as tar:
                 tar.extractall(tmp, filter="data")
         except (tarfile.TarError, OSError, EOFError) as exc:
-            archive.unlink(missing_ok=True)
-            raise UserError(f"archive {archive} is corrupt ({exc}); it was deleted, run again to download it") from None
+            if downloaded:
+                archive.unlink(missing_ok=True)
+                raise UserError(f"archive {archive} is corrupt ({exc}); it was deleted, run again to download it") \
+                    from None
+            raise UserError(f"archive {archive} is corrupt ({exc}); delete it and run again to download it") from None
         extracted = Path(tmp) / spec.folder
         if not extracted.is_dir():
             raise UserError(f"archive {archive} holds no {spec.folder}/ folder; delete it and run again")
@@ -156,8 +207,8 @@ def load_cifar(spec: DatasetSpec, data_dir: str | os.PathLike, origin: str | Non
         archive = data_dir / spec.archive
         if not archive.is_file():
             print(f"{spec.folder} not found in {data_dir}: downloading {origin}", flush=True)
-        archive = download_archive(spec, data_dir, origin)  # verifies the checksum of an existing file too
-        extract_archive(archive, spec, data_dir)
+        archive, downloaded = download_archive(spec, data_dir, origin)  # an archive already there: md5 checked
+        extract_archive(archive, spec, data_dir, downloaded)
     x_train, y_train = _read_split(folder, spec.train_files, spec)
     x_test, y_test = _read_split(folder, spec.test_files, spec)
     for split, images in (("training", x_train), ("test", x_test)):

@@ -114,12 +114,63 @@ def test_unreachable_origin_is_one_clear_error(tmp_path):
     assert not (tmp_path / "data" / CIFAR100.archive).exists()
 
 
-def test_corrupt_archive_with_matching_checksum_is_deleted(tmp_path):
+def test_corrupt_archive_already_there_is_kept(tmp_path):
+    """An archive this run did not download is never deleted, even when it cannot be read."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     bad = data_dir / CIFAR10.archive
     bad.write_bytes(b"\x1f\x8b" + b"broken gzip" * 10)
     spec = CIFAR10.__class__(**{**CIFAR10.__dict__, "md5": md5(bad)})
-    with pytest.raises(UserError, match="corrupt"):
+    with pytest.raises(UserError, match="corrupt .*delete it and run again"):
         load_cifar(spec, data_dir)
-    assert not bad.exists() and not (data_dir / CIFAR10.folder).exists()
+    assert bad.is_file() and not (data_dir / CIFAR10.folder).exists()
+
+
+def test_an_archive_without_the_official_checksum_is_refused_and_kept(tmp_path):
+    """Offline, a user's own archive that is not the official one: one error line, and the file stays."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    own = write_archive(CIFAR10, tmp_path / "src", data_dir / CIFAR10.archive, per_file=2, test=2)
+    before = own.read_bytes()
+    with pytest.raises(UserError, match=f"is not the official {CIFAR10.archive} .*left as it is"):
+        load_cifar(CIFAR10, data_dir)
+    assert own.read_bytes() == before
+
+
+def test_a_server_that_stalls_ends_in_one_error(tmp_path, monkeypatch):
+    """Headers, then a byte now and then: never a per-read timeout, but the file stops growing."""
+    import http.server
+    import threading
+    import time
+
+    import quant_snn.data as data_module
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(10**8))
+            self.end_headers()
+            try:
+                for _ in range(200):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:  # the client gave up
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(data_module, "STALL_WINDOW_S", 1.0)
+    monkeypatch.setattr(data_module, "STALL_CHECK_S", 0.2)
+    start = time.monotonic()
+    try:
+        with pytest.raises(UserError, match="could not download .*stalled"):
+            load_cifar(CIFAR10, tmp_path / "data", origin=f"http://127.0.0.1:{server.server_port}/x.tar.gz")
+    finally:
+        server.shutdown()
+    assert time.monotonic() - start < 10
+    assert not (tmp_path / "data" / CIFAR10.archive).exists()
