@@ -135,27 +135,47 @@ def read_npz(path: str | os.PathLike) -> tuple[list[np.ndarray], NpzInfo]:
     broken = [i for i, p in enumerate(params) if not np.all(np.isfinite(p))]
     if broken:
         raise UserError(f"weights file {path}: params[{broken[0]}] holds NaN or infinity (a diverged or broken run)")
-    meta = {key: value[()] for key, value in arrays.items() if key != "params"}
+    meta = _Metadata(path, {key: value for key, value in arrays.items() if key != "params"})
     quant = None
     if "quantized" in meta:
-        quant = QuantConfig(int(meta["k"]), float(meta["B"])) if bool(meta["quantized"]) else QuantConfig(None, None)
-    accuracy = meta.get("test_accuracy")
-    try:
-        epochs = int(meta["epochs"]) if "epochs" in meta else None
-    except (TypeError, ValueError):
-        epochs = -1
-    if epochs is not None and (epochs < 0 or epochs != meta["epochs"]):
-        raise UserError(f"weights file {path} records {meta['epochs']} epochs: not a whole number >= 0")
+        quantized = meta.get("quantized", bool)
+        quant = QuantConfig(meta.get("k", int), meta.get("B", float)) if quantized else QuantConfig(None, None)
+    epochs = meta.get("epochs", int)
+    if epochs is not None and epochs < 0:
+        raise UserError(f"weights file {path} records {epochs} epochs: not a whole number >= 0")
+    accuracy = meta.get("test_accuracy", float)
     info = NpzInfo(
-        dataset=str(meta["dataset"]) if "dataset" in meta else None,
+        dataset=meta.get("dataset", str),
         quant=quant,
-        n_classes=int(meta["n_classes"]) if "n_classes" in meta else None,
+        n_classes=meta.get("n_classes", int),
         epochs=epochs,
-        test_accuracy=None if accuracy is None or np.isnan(accuracy) else float(accuracy),
-        training=_training(meta.get("training")),
+        test_accuracy=None if accuracy is None or np.isnan(accuracy) else accuracy,
+        training=_training(meta.get("training", str)),
         sha256=hashlib.sha256(data).hexdigest(),
     )
     return params, info
+
+
+class _Metadata:
+    """The metadata members, each read as one value of the type it must have, or one error line naming it (a file
+    written by another tool may hold anything: k=[1, 2], quantized="False", k=1.7, n_classes="ten")."""
+
+    KINDS = {bool: "b", int: "iu", float: "fiu", str: "U"}
+
+    def __init__(self, path: Path, arrays: dict[str, np.ndarray]):
+        self.path, self.arrays = path, arrays
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.arrays
+
+    def get(self, key: str, kind: type):
+        if key not in self.arrays:
+            return None
+        array = self.arrays[key]
+        if array.shape != () or array.dtype.kind not in self.KINDS[kind] or array.dtype.names is not None:
+            shown = np.array2string(array, threshold=6) if array.dtype.kind in "biufU" else f"of dtype {array.dtype}"
+            raise UserError(f"weights file {self.path}: metadata '{key}' is {shown}, not one {kind.__name__} value")
+        return kind(array[()])
 
 
 def _training(text) -> dict | None:

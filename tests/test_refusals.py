@@ -113,7 +113,14 @@ def set_param(index, value):
     (set_param(-1, np.nan), r"params\[.*\] holds NaN or infinity"),
     (set_param(2, np.inf), r"params\[2\] holds NaN or infinity"),
     (lambda arrays: arrays.update(epochs=np.int64(-3)), "records -3 epochs"),
-    (lambda arrays: arrays.update(epochs=np.float64(2.5)), "records 2.5 epochs"),
+    (lambda arrays: arrays.update(epochs=np.float64(2.5)), "metadata 'epochs' is 2.5, not one int value"),
+    # metadata of the wrong type, as another tool might write it
+    (lambda arrays: arrays.update(k=np.array([1, 2])), r"metadata 'k' is \[1 2\], not one int value"),
+    (lambda arrays: arrays.update(k=np.float64(1.7)), "metadata 'k' is 1.7, not one int value"),
+    (lambda arrays: arrays.update(quantized=np.str_("False")), "metadata 'quantized' is 'False', not one bool value"),
+    (lambda arrays: arrays.update(test_accuracy=np.str_("high")), "metadata 'test_accuracy' is 'high', not one float"),
+    (lambda arrays: arrays.update(n_classes=np.str_("ten")), "metadata 'n_classes' is 'ten', not one int value"),
+    (lambda arrays: arrays.update(k=np.zeros((), dtype=[("a", "i4")])), "metadata 'k' is of dtype"),
     (set_param(5, 0.3), "non-ternary conv0..conv10 kernels"),
 ])
 def test_broken_weights_files_are_refused(tmp_path, change, message):
