@@ -36,6 +36,17 @@ def _assign_all(variables, arrays: list[np.ndarray], what: str, path: Path) -> N
         variable.assign(value)
 
 
+def _valid_state(state, path: Path) -> dict:
+    """The state record as training needs it, or one error line (a checkpoint edited or written by another tool)."""
+    epoch = state.get("epoch") if isinstance(state, dict) else None
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise UserError(f"checkpoint {path} records no valid epoch count ({epoch!r}); it cannot be resumed: "
+                        "start anew with --resume False --overwrite True")
+    if not isinstance(state.get("config", {}), dict) or not isinstance(state.get("history", []), list):
+        raise UserError(f"checkpoint {path} has a malformed config or history record; it cannot be resumed")
+    return state
+
+
 def load_checkpoint(path: str | os.PathLike, model, optimizer) -> dict:
     """Restore model and optimizer state in place; returns ``{"epoch", "config", "history"}``."""
     path = Path(path)
@@ -48,6 +59,7 @@ def load_checkpoint(path: str | os.PathLike, model, optimizer) -> dict:
             optimizer_arrays = [f[key] for key in sorted(k for k in f.files if k.startswith("optimizer_"))]
     except Exception as exc:
         raise UserError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from None
+    state = _valid_state(state, path)
     _assign_all(model.variables, model_arrays, "model", path)
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
@@ -60,9 +72,10 @@ def checkpoint_state(path: str | os.PathLike) -> dict:
     path = Path(path)
     try:
         with np.load(path) as f:
-            return json.loads(str(f["state"][()]))
+            state = json.loads(str(f["state"][()]))
     except Exception as exc:
         raise UserError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from None
+    return _valid_state(state, path)
 
 
 def checkpoint_epoch(path: str | os.PathLike) -> int:
@@ -70,7 +83,4 @@ def checkpoint_epoch(path: str | os.PathLike) -> int:
     path = Path(path)
     if not path.is_file():
         return 0
-    try:
-        return int(checkpoint_state(path)["epoch"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from None
+    return checkpoint_state(path)["epoch"]

@@ -75,6 +75,9 @@ class ReproduceConfig:
             raise UserError(f"--epochs must be at least 1, got {self.epochs}")
         if self.limit is not None and self.limit < 1:
             raise UserError(f"--limit must be at least 1, got {self.limit}")
+        from .seeding import check_seed
+
+        check_seed(self.seed)
         if any(not 0 <= p < 1 for p in self.noise):
             raise UserError("--noise ratios must be in [0, 1)")
         unknown = sorted(set(self.noise_configs or ()) - set(self.configs))

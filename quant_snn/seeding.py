@@ -13,6 +13,18 @@ import random
 import keras
 import numpy as np
 
+from .errors import UserError
+
+
+# Training seeds each epoch with seed + epoch, and NumPy and the backends take 32-bit seeds: a margin below 2^31.
+MAX_SEED = 2**31 - 2**16
+
+
+def check_seed(seed: int) -> None:
+    """Refuse a seed the generators would reject later (after a lock is taken, or in the middle of a run)."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise UserError(f"--seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+
 
 def set_seed(seed: int) -> None:
     """Seed Python's and NumPy's generators, Keras's global seed generator and the backend's own generator."""
@@ -34,4 +46,4 @@ def set_seed(seed: int) -> None:
         torch.manual_seed(seed)
 
 
-__all__ = ["set_seed"]
+__all__ = ["MAX_SEED", "check_seed", "set_seed"]

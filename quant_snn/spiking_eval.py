@@ -22,6 +22,7 @@ from .errors import UserError
 from .model import VGG_CONVS, ConvSpec, build_vgg
 from .paths import repo_relative
 from .precision import compile_for_inference, use_full_float32
+from .seeding import check_seed
 from .spiking_logs import LOG_NAMES, log_dir_name, write_logs
 from .spiking_utils import NOISE_LAYERS, SpikingNetwork, build_spiking_model
 from .weights import assign_params, load_npz, unconfirmed
@@ -55,6 +56,7 @@ class SpikingRunConfig:
             raise UserError(f"--noise_ratio must be in [0, 1), got {self.noise_ratio}")
         if self.noise_layers not in NOISE_LAYERS:
             raise UserError(f"--noise_layers must be one of {', '.join(NOISE_LAYERS)}")
+        check_seed(self.seed)
         if self.limit is not None and self.limit < 1:
             raise UserError(f"--limit must be at least 1, got {self.limit}")
         self.npz, self.data_dir, self.figs_dir = Path(self.npz), Path(self.data_dir), Path(self.figs_dir)

@@ -25,7 +25,7 @@ from .optim import check_optimizer, make_loss, make_optimizer
 from .recipes import recipe_flags
 from .precision import check_precision, dtype_policy, full_float32
 from .schedules import StepSchedule, check_schedule
-from .seeding import set_seed
+from .seeding import check_seed, set_seed
 from .run_lock import exclusive_run
 from .weights import assign_params, expected_shapes, load_npz, model_params, read_npz, save_npz
 
@@ -68,6 +68,7 @@ class RunConfig:
             raise UserError(f"--epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise UserError(f"--batch_size must be at least 1, got {self.batch_size}")
+        check_seed(self.seed)
         check_precision(self.precision)
         check_optimizer(self.optimizer, self.weight_decay, self.label_smoothing)
         check_schedule(self.schedule, self.learning_rate, 1 << 30, 0)

@@ -84,11 +84,13 @@ def in_process(capsys, argv, dataset="cifar10", script=QUANT10):
         (["--resume", "True"], "no checkpoint"),
         (["--mode", "inference"], "weights file"),
         (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--seed", "-1"], "--seed must be a whole number from 0 to"),
     ],
 )
 def test_bad_input_is_one_error_line(tmp_path, cifar10_dir, capsys, args, message):
     code, errors = in_process(capsys, ["--data_dir", cifar10_dir, "--output_dir", tmp_path, *args])
     assert code == 2 and len(errors) == 1 and message in errors[0], errors
+    assert not [p for p in tmp_path.iterdir() if not p.name.endswith(".lock")]  # refused before any file
 
 
 def test_missing_dataset_without_network_is_one_error_line(tmp_path, capsys):

@@ -124,6 +124,7 @@ def test_noisy_runs_keep_their_own_folder(tmp_path, cifar10_dir, npz_files, caps
         ("absent.npz", [], "not found"),
         ("k1B2.npz", ["--noise_ratio", "1.5"], "--noise_ratio must be in [0, 1)"),
         ("k1B2.npz", ["--k", "1", "--B", "0.3"], "impossible --k 1 --B 0.3"),
+        ("k1B2.npz", ["--noise_ratio", "0.1", "--seed", str(2**64)], "--seed must be a whole number from 0 to"),
     ],
 )
 def test_refused_input_is_one_error_line(tmp_path, cifar10_dir, npz_files, capsys, npz, args, message):

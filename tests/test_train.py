@@ -156,3 +156,14 @@ def test_corrupt_checkpoint_is_one_clear_error(tmp_path, cifar10_dir):
     cfg.checkpoint_path.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(UserError, match="cannot be read"):
         train(cfg)
+
+
+@pytest.mark.parametrize("state", [{"config": {}, "history": []}, {"epoch": "3"}, {"epoch": -1}, [1, 2],
+                                   {"epoch": 2, "history": "x"}])
+def test_a_checkpoint_without_a_valid_state_is_one_clear_error(tmp_path, state):
+    from quant_snn.checkpoint import checkpoint_epoch
+
+    path = tmp_path / "checkpoint.npz"
+    np.savez(path, state=np.str_(json.dumps(state)))
+    with pytest.raises(UserError, match="records no valid epoch count|malformed config or history"):
+        checkpoint_epoch(path)
