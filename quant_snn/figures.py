@@ -7,6 +7,7 @@ Figures never open a window (Agg backend) and are saved as PNG and SVG beside th
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -44,7 +45,14 @@ def missing_message(figs_dir: Path, tags: list[str], script: str, need: tuple[st
 
 def collect(figs_dir: Path, configs: list[str] | None, script: str, need: tuple[str, ...] = LOG_FILES) -> list[RunLogs]:
     """The requested configurations (default: k0B1, k0B2, k1B2 plus any other clean logs found), in order."""
-    found = sorted(p.name for p in figs_dir.glob("k*B*") if p.is_dir() and TAG.match(p.name))
+    found = []
+    for path in sorted(figs_dir.glob("k*B*")):
+        if path.is_dir() and TAG.match(path.name):
+            try:
+                parse_tag(path.name)
+                found.append(path.name)
+            except UserError as exc:  # a stray folder (k17B2) is passed over, not a reason to draw nothing
+                print(f"note: passing over {path}: {exc}", file=sys.stderr)
     tags = list(configs) if configs else list(DEFAULT_CONFIGS) + [t for t in found if t not in DEFAULT_CONFIGS]
     for tag in tags:
         if not TAG.match(tag):

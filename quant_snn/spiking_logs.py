@@ -38,9 +38,41 @@ def write_logs(log_dir: Path, per_batch: dict[str, list[int]], stats: dict) -> N
         "stats_version": STATS_VERSION, **stats["config"]}}, indent=2) + "\n")
 
 
+# What the readers (reproduce, figures) take from stats.json: top-level numbers and config entries.
+STATS_NUMBERS = ("snn_accuracy", "ann_accuracy", "differing_images", "spikes_per_image", "sops_per_image",
+                 "conventional_sops_per_image", "ann_macs_per_image", "spiking_neurons")
+CONFIG_ENTRIES = ("images", "time_steps", "thresholds_per_neuron", "npz_epochs", "seed")
+
+
+def stats_problem(stats) -> str | None:
+    """What is wrong with a parsed stats.json (None: nothing the readers need is missing or of the wrong type)."""
+    if not isinstance(stats, dict) or not isinstance(stats.get("config"), dict):
+        return "not a stats record"
+    for key in STATS_NUMBERS:
+        if not isinstance(stats.get(key), (int, float)) or isinstance(stats.get(key), bool):
+            return f"no number '{key}'"
+    config = stats["config"]
+    for key in CONFIG_ENTRIES:
+        if key not in config:
+            return f"no config entry '{key}'"
+    if not isinstance(config["images"], int) or config["images"] < 1:
+        return f"{config['images']!r} images"
+    if not isinstance(config["time_steps"], int) or config["time_steps"] < 1:
+        return f"{config['time_steps']!r} time steps"
+    layers = stats.get("layers")
+    if not isinstance(layers, list) or not all(isinstance(layer, dict) and "name" in layer for layer in layers):
+        return "no per-layer records"
+    return None
+
+
 def read_stats(log_dir: Path) -> dict | None:
+    """A run's stats.json; None when it is absent, or damaged (a run whose record cannot be read is redone)."""
     path = log_dir / STATS_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    try:
+        stats = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return None if stats_problem(stats) else stats
 
 
 @dataclass
@@ -61,13 +93,29 @@ class RunLogs:
 
 
 def read_logs(log_dir: Path) -> RunLogs:
+    """The totals of one run's logs (the original's, without stats.json, are batches of 50 over one time step)."""
+
+    def damaged(why: str) -> UserError:
+        return UserError(f"cannot read the logs in {log_dir} ({why}); run the spiking script again")
+
     try:
         values = {name: [int(float(v)) for v in (log_dir / f"{name}.txt").read_text().split()] for name in LOG_NAMES}
-        stats = read_stats(log_dir)
     except (ValueError, OSError) as exc:
-        raise UserError(f"cannot read the logs in {log_dir} ({exc}); run the spiking script again") from None
+        raise damaged(str(exc)) from None
+    stats = None
+    if (log_dir / STATS_FILE).exists():
+        try:
+            stats = json.loads((log_dir / STATS_FILE).read_text())
+        except (ValueError, OSError) as exc:
+            raise damaged(f"{STATS_FILE}: {exc}") from None
+        if stats_problem(stats):
+            raise damaged(f"{STATS_FILE}: {stats_problem(stats)}")
     steps = stats["config"]["time_steps"] if stats else 1
     images = stats["config"]["images"] if stats else 50 * (len(values["accuracy"]) // steps)
+    lengths = {len(v) for v in values.values()}
+    if images < 1 or len(lengths) != 1 or lengths == {0} or next(iter(lengths)) % steps:
+        raise damaged(f"{' / '.join(f'{len(v)}' for v in values.values())} lines in {', '.join(LOG_FILES)} for "
+                      f"{images} images over {steps} time steps")
     last_step = values["accuracy"][steps - 1 :: steps]
     return RunLogs(log_dir.name, images, steps, sum(last_step) / images, sum(values["spike_num"]) / images,
                    sum(values["sop_num"]) / images, stats)

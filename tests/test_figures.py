@@ -30,7 +30,9 @@ def write_logs(folder, tag, levels, batches=4, steps=1, stats=True, seed=0, nois
     (folder / "sop_num.txt").write_text("".join(f"{v}\n" for v in rng.integers(10**9, 10**10, lines)))
     if stats:
         layers = [{"name": n, "firing_rate": float(rng.uniform(0.05, 0.3))} for n in LAYERS]
-        stats = {"config": {"images": 50 * batches, "time_steps": steps, "thresholds_per_neuron": levels},
+        stats = {"config": {"images": 50 * batches, "time_steps": steps, "thresholds_per_neuron": levels,
+                            "npz_epochs": 1, "seed": 0},
+                 "snn_accuracy": 0.8, "differing_images": 0, "spikes_per_image": 1e5, "sops_per_image": 1e8,
                  "ann_accuracy": 0.8, "spiking_neurons": 187136, "conventional_sops_per_image": 8e7,
                  "ann_macs_per_image": 1.27e8, "layers": layers + [{"name": "dense"}]}
         (folder / "stats.json").write_text(json.dumps(stats))
@@ -124,10 +126,37 @@ def test_missing_logs_name_themselves_and_the_command(tmp_path, run_figure):
     assert noise.returncode == 2 and "--noise_ratio 0.1" in noise.stderr
 
 
-def test_corrupt_log_is_one_error_line(figs, run_figure):
-    (figs / "k0B2" / "spike_num.txt").write_text("12\nnot a number\n")
+def set_stats(folder, change):
+    stats = json.loads((folder / "stats.json").read_text())
+    change(stats)
+    (folder / "stats.json").write_text(json.dumps(stats))
+
+
+@pytest.mark.parametrize("damage", [
+    lambda f: (f / "spike_num.txt").write_text("12\nnot a number\n"),
+    lambda f: [(f / name).write_text("") for name in ("accuracy.txt", "spike_num.txt", "sop_num.txt")],
+    lambda f: (f / "stats.json").write_text("{}"),
+    lambda f: (f / "stats.json").write_text("[]"),
+    lambda f: (f / "stats.json").write_text("{garbled"),
+    lambda f: set_stats(f, lambda s: s["config"].update(images=0)),
+    lambda f: set_stats(f, lambda s: s["config"].update(time_steps=0)),
+    lambda f: set_stats(f, lambda s: s.pop("spiking_neurons")),
+    lambda f: (f / "sop_num.txt").write_text("1\n"),
+], ids=["not_a_number", "empty", "empty_dict", "list", "garbled", "zero_images", "zero_steps", "no_key", "short"])
+def test_damaged_logs_are_one_error_line_naming_the_folder(figs, run_figure, damage):
+    damage(figs / "k0B2")
+    for name in ("sops", "accuracy", "firing_rates"):
+        result = run_figure(name, "--figs_dir", figs)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+            line for line in result.stderr.splitlines() if line]
+        assert f"cannot read the logs in {figs / 'k0B2'}" in result.stderr
+
+
+def test_a_stray_folder_of_an_impossible_configuration_is_passed_over(figs, run_figure):
+    (figs / "k17B2").mkdir()
     result = run_figure("sops", "--figs_dir", figs)
-    assert result.returncode == 2 and "cannot read the logs" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 0 and f"passing over {figs / 'k17B2'}" in result.stderr
 
 
 def test_a_folder_that_cannot_take_the_figure_is_one_error_line_and_keeps_the_old_one(figs, run_figure, monkeypatch):
