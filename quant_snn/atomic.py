@@ -7,6 +7,7 @@ disk ends in one error line with the temporary file removed (so the disk is not 
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -23,6 +24,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     except OSError as exc:
         raise UserError(f"cannot write {path} ({exc.strerror or exc})") from None
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would stay with the result: use what open() would give
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -34,6 +36,23 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             raise UserError(f"no space left to write {path} ({exc.strerror}); free some and run again "
                             "(finished results are kept)") from None
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temporaries(paths: tuple[str | os.PathLike, ...]) -> list[Path]:
+    """Delete the temporary files that :func:`atomic_write` left beside ``paths`` when a run was killed (call it
+    only while no other process can be writing them, e.g. under the run's lock); returns what it deleted."""
+    removed = []
+    for path in map(Path, paths):
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed
 
 
 def writable_folder(folder: str | os.PathLike, what: str = "output folder") -> Path:

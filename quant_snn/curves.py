@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .atomic import atomic_write  # noqa: E402
 from .errors import UserError  # noqa: E402
 
 
@@ -23,9 +24,12 @@ def read_history(path: Path) -> tuple[list[int], list[float]]:
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
-        return [int(r["epoch"]) for r in rows], [float(r["test_accuracy"]) for r in rows]
-    except (OSError, KeyError, ValueError) as exc:
+        epochs, accuracy = [int(r["epoch"]) for r in rows], [float(r["test_accuracy"]) for r in rows]
+    except (OSError, KeyError, TypeError, ValueError) as exc:
         raise UserError(f"history {path} cannot be read ({type(exc).__name__}: {exc})") from None
+    if not rows:
+        raise UserError(f"history {path} holds no epoch (a header only, or an empty file)")
+    return epochs, accuracy
 
 
 def split_name(path: Path) -> tuple[str, str]:
@@ -61,7 +65,9 @@ def training_figure(histories: Path, figs_dir: Path, focus: str = "k1B2", recipe
     figs_dir = Path(figs_dir)
     paths = [figs_dir / "training.png", figs_dir / "training.svg"]
     fig.tight_layout()
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
+    try:
+        for path in paths:
+            atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:], dpi=150))
+    finally:
+        plt.close(fig)
     return paths

@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .atomic import atomic_write_text, writable_folder
+from .atomic import atomic_write_text, remove_stale_temporaries, writable_folder
 from .augment import CifarPreprocess
 from .checkpoint import checkpoint_state, load_checkpoint, save_checkpoint
 from .config import QuantConfig, RunFiles, dataset_spec
@@ -269,7 +269,12 @@ def set_aside_previous_run(cfg: RunConfig) -> None:
     if not existing:
         return
     if not cfg.overwrite:
-        raise UserError(f"{cfg.output_dir} already holds a {cfg.stem} run ({', '.join(p.name for p in existing)}): "
+        names = ", ".join(p.name for p in existing)
+        if not cfg.checkpoint_path.exists():  # e.g. a first epoch that ended on a full disk: nothing to resume
+            raise UserError(f"{cfg.output_dir} holds files of a {cfg.stem} run without a checkpoint ({names}), so "
+                            "it cannot be resumed: start anew with --overwrite True (they are then moved aside, "
+                            "not deleted)")
+        raise UserError(f"{cfg.output_dir} already holds a {cfg.stem} run ({names}): "
                         "continue it with --resume True, or start anew with --overwrite True (its files are then "
                         "moved aside, not deleted)")
     aside = cfg.output_dir / f"replaced_{cfg.stem}_{time.strftime('%Y%m%d-%H%M%S')}"
@@ -289,6 +294,7 @@ def train(cfg: RunConfig, data: Cifar | None = None) -> list[dict]:
         print(f"data-parallel over {parallel.replicas} devices: {', '.join(parallel.devices)}")
     writable_folder(cfg.output_dir, "--output_dir")
     with exclusive_run(cfg.output_dir, cfg.npz_path.stem):
+        remove_stale_temporaries((cfg.npz_path, cfg.checkpoint_path, cfg.history_path))  # left by a killed run
         if not cfg.resume:
             set_aside_previous_run(cfg)
         set_seed(cfg.seed)

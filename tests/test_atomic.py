@@ -59,3 +59,28 @@ def test_concurrent_writers_never_share_a_temporary_file(tmp_path):
     lines = set(path.read_text().splitlines())
     assert len(lines) == 1  # one writer's whole file, never a mixture
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.txt"]
+
+
+def test_result_files_follow_the_umask_not_mkstemps_0600(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+        os.umask(0o077)
+        atomic_write_text(tmp_path / "b.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o600
+
+
+def test_temporaries_of_a_killed_run_are_removed_and_only_those(tmp_path):
+    from quant_snn.atomic import remove_stale_temporaries
+
+    stale = [tmp_path / ".model_k1B2.npz.abc123.tmp", tmp_path / ".history_model_k1B2.csv.x.tmp"]
+    other = [tmp_path / ".model_k1B4.npz.abc123.tmp", tmp_path / "model_k1B2.npz"]
+    for path in stale + other:
+        path.write_text("x")
+    removed = remove_stale_temporaries((tmp_path / "model_k1B2.npz", tmp_path / "history_model_k1B2.csv"))
+    assert sorted(removed) == sorted(stale) and all(p.exists() for p in other) and not any(p.exists() for p in stale)

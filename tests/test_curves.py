@@ -33,6 +33,9 @@ def test_training_figure_refusals(tmp_path):
     (tmp_path / "k1B2_fast.csv").write_text("epoch,loss\n1,2\n")
     with pytest.raises(UserError, match="cannot be read"):
         training_figure(tmp_path, tmp_path)
+    (tmp_path / "k1B2_fast.csv").write_text("epoch,learning_rate,loss,accuracy,test_loss,test_accuracy,seconds\n")
+    with pytest.raises(UserError, match="holds no epoch"):
+        training_figure(tmp_path, tmp_path)
 
 
 def test_committed_histories_plot():

@@ -93,6 +93,10 @@ def test_fresh_start_never_overwrites_an_earlier_run(tmp_path, cifar10_dir):
     asides = sorted(cfg.output_dir.glob("replaced_model_cifar_10_k1B2_*"))
     assert len(asides) == 2
     assert {p.name: p.read_bytes() for p in asides[0].iterdir()} == before  # the first run, byte for byte
+    cfg.checkpoint_path.unlink()  # e.g. a first epoch that ended on a full disk: npz and history, no checkpoint
+    with pytest.raises(UserError, match="without a checkpoint .* start anew with --overwrite True") as refused:
+        train(cfg)
+    assert "--resume True" not in str(refused.value)  # which would send the user back here
 
 
 def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
@@ -117,8 +121,10 @@ def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
     with np.load(cfg.checkpoint_path) as f:
         saved_epoch = json.loads(str(f["state"][()]))["epoch"]
     assert saved_epoch >= 2
+    (cfg.output_dir / f".{cfg.checkpoint_path.name}.killed.tmp").write_bytes(b"half a checkpoint")  # as kill -9 leaves
     resumed = train(cfg)
     assert [row["epoch"] for row in resumed] == list(range(1, saved_epoch + 2))
+    assert not list(cfg.output_dir.glob(".*.tmp"))  # the resumed run cleaned up what the killed one left
 
 
 def test_kill_between_files_never_leaves_the_checkpoint_ahead(tmp_path, cifar10_dir, monkeypatch):
