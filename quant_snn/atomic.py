@@ -35,6 +35,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise UserError(f"no space left to write {path} ({exc.strerror}); free some and run again "
                             "(finished results are kept)") from None
+        if isinstance(exc, OSError):  # e.g. a folder where the file should go
+            raise UserError(f"cannot write {path} ({exc.strerror or exc})") from None
         raise
 
 
@@ -66,6 +68,13 @@ def writable_folder(folder: str | os.PathLike, what: str = "output folder") -> P
     except OSError as exc:
         raise UserError(f"{what} {folder} cannot be written ({exc.strerror or exc})") from None
     return folder
+
+
+def check_replaceable(paths: tuple[str | os.PathLike, ...]) -> None:
+    """Before the work: each of ``paths`` is absent or a plain file that a finished result may replace."""
+    for path in map(Path, paths):
+        if (path.exists() or path.is_symlink()) and not path.is_file():
+            raise UserError(f"{path} is in the way of a result file (not a plain file): move it away")
 
 
 def check_new_file(path: str | os.PathLike, *, overwrite: bool, inputs: tuple[str | os.PathLike, ...] = ()) -> Path:

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from .errors import UserError
+from .seeding import MAX_EPOCHS
 from .weights import atomic_savez
 
 
@@ -39,7 +40,7 @@ def _assign_all(variables, arrays: list[np.ndarray], what: str, path: Path) -> N
 def _valid_state(state, path: Path) -> dict:
     """The state record as training needs it, or one error line (a checkpoint edited or written by another tool)."""
     epoch = state.get("epoch") if isinstance(state, dict) else None
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= MAX_EPOCHS:
         raise UserError(f"checkpoint {path} records no valid epoch count ({epoch!r}); it cannot be resumed: "
                         "start anew with --resume False --overwrite True")
     if not isinstance(state.get("config", {}), dict) or not isinstance(state.get("history", []), list):

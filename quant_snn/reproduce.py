@@ -80,6 +80,9 @@ class ReproduceConfig:
         check_seed(self.seed)
         if any(not 0 <= p < 1 for p in self.noise):
             raise UserError("--noise ratios must be in [0, 1)")
+        if 0 not in self.noise:
+            raise UserError("--noise must include 0, the noiseless run that the table and the figures need "
+                            "(e.g. --noise 0,0.1,0.2)")
         unknown = sorted(set(self.noise_configs or ()) - set(self.configs))
         if unknown:
             raise UserError(f"--noise_configs {','.join(unknown)} not among --configs {','.join(self.configs)}")

@@ -18,6 +18,7 @@ from .errors import UserError
 
 # Training seeds each epoch with seed + epoch, and NumPy and the backends take 32-bit seeds: a margin below 2^31.
 MAX_SEED = 2**31 - 2**16
+MAX_EPOCHS = 2**16 - 1  # so that seed + epoch stays a valid seed
 
 
 def check_seed(seed: int) -> None:
@@ -46,4 +47,4 @@ def set_seed(seed: int) -> None:
         torch.manual_seed(seed)
 
 
-__all__ = ["MAX_SEED", "check_seed", "set_seed"]
+__all__ = ["MAX_EPOCHS", "MAX_SEED", "check_seed", "set_seed"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .atomic import writable_folder
+from .atomic import check_replaceable, writable_folder
 from .augment import preprocess_test
 from .config import QuantConfig, dataset_spec
 from .data import load_cifar
@@ -23,7 +23,7 @@ from .model import VGG_CONVS, ConvSpec, build_vgg
 from .paths import repo_relative
 from .precision import compile_for_inference, use_full_float32
 from .seeding import check_seed
-from .spiking_logs import LOG_NAMES, log_dir_name, write_logs
+from .spiking_logs import LOG_FILES, LOG_NAMES, STATS_FILE, log_dir_name, write_logs
 from .spiking_utils import NOISE_LAYERS, SpikingNetwork, build_spiking_model
 from .weights import assign_params, load_npz, unconfirmed
 
@@ -127,6 +127,7 @@ def run_spiking(cfg: SpikingRunConfig) -> dict:
     anns, snn, npz_info = load_networks(cfg)
     data = load_cifar(dataset_spec(cfg.dataset), cfg.data_dir)
     writable_folder(cfg.log_dir, "--figs_dir folder")  # inputs first, then the output: before the evaluation
+    check_replaceable(tuple(cfg.log_dir / name for name in (*LOG_FILES, STATS_FILE)))
     x_test, y_test = data.x_test[: cfg.limit], data.y_test[: cfg.limit]
     for model in [*anns.values(), snn.model]:
         compile_for_inference(model, xla=cfg.xla)

@@ -70,7 +70,7 @@ def read_stats(log_dir: Path) -> dict | None:
     path = log_dir / STATS_FILE
     try:
         stats = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return None if stats_problem(stats) else stats
 
@@ -106,7 +106,7 @@ def read_logs(log_dir: Path) -> RunLogs:
     if (log_dir / STATS_FILE).exists():
         try:
             stats = json.loads((log_dir / STATS_FILE).read_text())
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, RecursionError) as exc:
             raise damaged(f"{STATS_FILE}: {exc}") from None
         if stats_problem(stats):
             raise damaged(f"{STATS_FILE}: {stats_problem(stats)}")

@@ -25,7 +25,7 @@ from .optim import check_optimizer, make_loss, make_optimizer
 from .recipes import recipe_flags
 from .precision import check_precision, dtype_policy, full_float32
 from .schedules import StepSchedule, check_schedule
-from .seeding import check_seed, set_seed
+from .seeding import MAX_EPOCHS, check_seed, set_seed
 from .run_lock import exclusive_run
 from .weights import assign_params, expected_shapes, load_npz, model_params, read_npz, save_npz
 
@@ -64,8 +64,8 @@ class RunConfig:
             raise UserError(f"unknown --mode {self.mode!r}: use training or inference")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise UserError(f"--learning_rate must be a positive number, got {self.learning_rate}")
-        if self.epochs < 1:
-            raise UserError(f"--epochs must be at least 1, got {self.epochs}")
+        if not 1 <= self.epochs <= MAX_EPOCHS:
+            raise UserError(f"--epochs must be from 1 to {MAX_EPOCHS}, got {self.epochs}")
         if self.batch_size < 1:
             raise UserError(f"--batch_size must be at least 1, got {self.batch_size}")
         check_seed(self.seed)

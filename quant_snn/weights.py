@@ -123,7 +123,7 @@ def read_npz(path: str | os.PathLike) -> tuple[list[np.ndarray], NpzInfo]:
         arrays = load_safe_npz(io.BytesIO(data), keys=("params",))
         arrays.update(load_safe_npz(io.BytesIO(data), keys=METADATA_KEYS, max_bytes=METADATA_MAX_BYTES))
     except UnsafeNpz as exc:
-        raise UserError(f"weights file {path} refused: {exc} (it could run code when loaded)") from None
+        raise UserError(f"weights file {path} refused: {exc}") from None
     except Exception as exc:
         raise UserError(f"weights file {path} cannot be read ({type(exc).__name__}: {exc})") from None
     if "params" not in arrays:

@@ -142,7 +142,9 @@ def set_stats(folder, change):
     lambda f: set_stats(f, lambda s: s["config"].update(time_steps=0)),
     lambda f: set_stats(f, lambda s: s.pop("spiking_neurons")),
     lambda f: (f / "sop_num.txt").write_text("1\n"),
-], ids=["not_a_number", "empty", "empty_dict", "list", "garbled", "zero_images", "zero_steps", "no_key", "short"])
+    lambda f: (f / "stats.json").write_text("[" * 100_000 + "]" * 100_000),
+], ids=["not_a_number", "empty", "empty_dict", "list", "garbled", "zero_images", "zero_steps", "no_key", "short",
+        "deep"])
 def test_damaged_logs_are_one_error_line_naming_the_folder(figs, run_figure, damage):
     damage(figs / "k0B2")
     for name in ("sops", "accuracy", "firing_rates"):
@@ -151,6 +153,13 @@ def test_damaged_logs_are_one_error_line_naming_the_folder(figs, run_figure, dam
         assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
             line for line in result.stderr.splitlines() if line]
         assert f"cannot read the logs in {figs / 'k0B2'}" in result.stderr
+
+
+def test_a_folder_where_the_figure_goes_is_one_error_line(figs, run_figure):
+    (figs / "sops.png").mkdir()
+    result = run_figure("sops", "--figs_dir", figs)
+    assert result.returncode == 2 and [line for line in result.stderr.splitlines() if line] == [
+        f"error: cannot write {figs / 'sops.png'} (Is a directory)"], result.stderr
 
 
 def test_a_stray_folder_of_an_impossible_configuration_is_passed_over(figs, run_figure):

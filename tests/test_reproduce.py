@@ -77,7 +77,9 @@ def test_command_line_and_bad_input(tmp_path, cifar10_dir, capsys):
     assert main(["--noise", "0,x", "--output_dir", str(tmp_path)]) == 2
     for flags, message in ((["--configs", ","], "--configs names no configuration (e.g. --configs fp32,k1B2)"),
                            (["--epochs", "0"], "--epochs must be at least 1, got 0"),
-                           (["--limit", "0"], "--limit must be at least 1, got 0")):
+                           (["--limit", "0"], "--limit must be at least 1, got 0"),
+                           (["--noise", "0.1"], "--noise must include 0, the noiseless run that the table and the "
+                                                "figures need (e.g. --noise 0,0.1,0.2)")):
         capsys.readouterr()
         assert main([*flags, "--output_dir", str(tmp_path)]) == 2  # before any training
         assert capsys.readouterr().err == f"error: {message}\n"

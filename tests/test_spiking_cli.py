@@ -151,6 +151,10 @@ def test_a_figs_dir_that_cannot_take_the_logs_is_refused_before_the_evaluation(t
                                  "--figs_dir", blocker / "figs")
     assert code == 2 and len(errors) == 1 and f"--figs_dir folder {blocker / 'figs' / 'k1B2'} cannot be written" in \
         errors[0], errors
+    (tmp_path / "figs" / "k1B2" / "stats.json").mkdir(parents=True)  # a folder where a result file goes
+    code, _, errors = in_process(capsys, "--npz", npz_files / "k1B2.npz", "--data_dir", cifar10_dir,
+                                 "--figs_dir", tmp_path / "figs")
+    assert code == 2 and len(errors) == 1 and "stats.json is in the way of a result file" in errors[0], errors
 
 
 def test_the_recorded_hash_is_that_of_the_weights_used_even_if_the_file_changes_meanwhile(

@@ -165,7 +165,7 @@ def test_corrupt_checkpoint_is_one_clear_error(tmp_path, cifar10_dir):
 
 
 @pytest.mark.parametrize("state", [{"config": {}, "history": []}, {"epoch": "3"}, {"epoch": -1}, [1, 2],
-                                   {"epoch": 2, "history": "x"}])
+                                   {"epoch": 2, "history": "x"}, {"epoch": 10**30}])
 def test_a_checkpoint_without_a_valid_state_is_one_clear_error(tmp_path, state):
     from quant_snn.checkpoint import checkpoint_epoch
 
