@@ -64,8 +64,10 @@ class RunConfig:
             raise UserError(f"unknown --mode {self.mode!r}: use training or inference")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise UserError(f"--learning_rate must be a positive number, got {self.learning_rate}")
-        if not 1 <= self.epochs <= MAX_EPOCHS:
-            raise UserError(f"--epochs must be from 1 to {MAX_EPOCHS}, got {self.epochs}")
+        if self.epochs < 1:
+            raise UserError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.epochs > MAX_EPOCHS:
+            raise UserError(f"--epochs must be at most {MAX_EPOCHS}, got {self.epochs}")
         if self.batch_size < 1:
             raise UserError(f"--batch_size must be at least 1, got {self.batch_size}")
         check_seed(self.seed)
