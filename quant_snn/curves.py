@@ -15,8 +15,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .atomic import atomic_write  # noqa: E402
 from .errors import UserError  # noqa: E402
+from .figures import save_figure  # noqa: E402
 
 
 def read_history(path: Path) -> tuple[list[int], list[float]]:
@@ -62,12 +62,4 @@ def training_figure(histories: Path, figs_dir: Path, focus: str = "k1B2", recipe
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     left.set_xscale("log")
-    figs_dir = Path(figs_dir)
-    paths = [figs_dir / "training.png", figs_dir / "training.svg"]
-    fig.tight_layout()
-    try:
-        for path in paths:
-            atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:], dpi=150))
-    finally:
-        plt.close(fig)
-    return paths
+    return save_figure(fig, Path(figs_dir), "training")

@@ -58,8 +58,8 @@ def read_batch(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
             batch = load_arrays_pickle(f, encoding="bytes")
         raw_data, raw_labels = np.asarray(batch[b"data"]), np.asarray(batch[spec.label_key])
     except UnsafePickle as exc:
-        raise UserError(f"dataset file {path} refused: {exc}, which a CIFAR batch never does (it could run code "
-                        f"when loaded): {_how_to_fix(spec, folder)}") from None
+        raise UserError(f"dataset file {path} refused: {exc} (a CIFAR batch holds only arrays, lists, numbers and "
+                        f"strings): {_how_to_fix(spec, folder)}") from None
     except Exception as exc:  # truncated pickle, wrong keys, garbage bytes
         raise UserError(
             f"dataset file {path} is corrupt or incomplete ({type(exc).__name__}: {exc}): {_how_to_fix(spec, folder)}"

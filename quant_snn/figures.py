@@ -46,7 +46,7 @@ def missing_message(figs_dir: Path, tags: list[str], script: str, need: tuple[st
 def collect(figs_dir: Path, configs: list[str] | None, script: str, need: tuple[str, ...] = LOG_FILES) -> list[RunLogs]:
     """The requested configurations (default: k0B1, k0B2, k1B2 plus any other clean logs found), in order."""
     found = []
-    for path in sorted(figs_dir.glob("k*B*")):
+    for path in [] if configs else sorted(figs_dir.glob("k*B*")):
         if path.is_dir() and TAG.match(path.name):
             try:
                 parse_tag(path.name)
@@ -64,7 +64,8 @@ def collect(figs_dir: Path, configs: list[str] | None, script: str, need: tuple[
     return [read_logs(figs_dir / tag) for tag in tags]
 
 
-def _save(fig, figs_dir: Path, name: str) -> list[Path]:
+def save_figure(fig, figs_dir: Path, name: str) -> list[Path]:
+    """``name``.png and .svg in ``figs_dir``, each written whole or not at all; the figure is closed."""
     paths = [figs_dir / f"{name}.png", figs_dir / f"{name}.svg"]
     fig.tight_layout()
     try:
@@ -98,7 +99,7 @@ def accuracy_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.p
     low = min(min(v) for v in series.values())
     ax.set_ylim(max(0.0, low - 10), 100)
     ax.set_title("Accuracy of the converted spiking networks")
-    return _save(fig, figs_dir, "accuracy")
+    return save_figure(fig, figs_dir, "accuracy")
 
 
 def sparsity_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
@@ -109,7 +110,7 @@ def sparsity_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.p
           {"spikes per image": [r.spikes_per_image for r in runs], "neurons x 2^k*B (every threshold reached)": capacity},
           "count per image", log=True)
     ax.set_title("Spikes per image against the most the network could emit")
-    return _save(fig, figs_dir, "sparsity")
+    return save_figure(fig, figs_dir, "sparsity")
 
 
 def sops_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
@@ -121,7 +122,7 @@ def sops_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") 
         "ANN MACs": [r.stats["ann_macs_per_image"] for r in runs],
     }, "operations per image", log=True)
     ax.set_title("Synaptic operations per image")
-    return _save(fig, figs_dir, "sops")
+    return save_figure(fig, figs_dir, "sops")
 
 
 def firing_rates_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
@@ -135,7 +136,7 @@ def firing_rates_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     ax.legend(fontsize=8)
     ax.set_title("Per-layer firing rates")
-    return _save(fig, figs_dir, "firing_rates")
+    return save_figure(fig, figs_dir, "firing_rates")
 
 
 def noise_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
@@ -157,7 +158,7 @@ def noise_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py")
     ax.set_ylabel("SNN test accuracy (%)")
     ax.legend(fontsize=8)
     ax.set_title("Accuracy under spike noise")
-    return _save(fig, figs_dir, "noise")
+    return save_figure(fig, figs_dir, "noise")
 
 
 FIGURES = {

@@ -5,8 +5,8 @@
 For each configuration it trains with the recipe's two phases (the first half of the epochs at lr 1e-3, the rest
 at 1e-4, continuing from the checkpoint) or reuses a checkpoint that already has the epochs; then it runs the
 spiking evaluation of every quantized configuration at every noise ratio, draws the figures and writes
-``RESULTS_CIFAR10.md`` (or ``_CIFAR100``) into ``runs/cifar10/`` (``--output_dir CIFAR10`` for the committed one). Every step checks whether its result
-already exists, so an interrupted run resumes where it stopped and redoes nothing finished.
+``RESULTS_CIFAR10.md`` (or ``_CIFAR100``) into ``runs/cifar10/`` (``--output_dir CIFAR10`` for the committed
+one). Every step checks whether its result already exists, so an interrupted run resumes where it stopped and redoes nothing finished.
 """
 
 from __future__ import annotations

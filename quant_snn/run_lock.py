@@ -4,7 +4,8 @@ Two runs of the same dataset and configuration in the same ``--output_dir`` woul
 and history; the second one stops at once with one error line instead. Runs of other configurations in the same
 folder (``CIFAR10/`` holds all of them by default) are not held up. The lock is ``flock`` on
 ``.{stem}.lock``: the operating system releases it when the process ends in any way, so a killed run never
-leaves a stale lock. The lock file is opened without following a symbolic link. Where ``fcntl`` does not exist (Windows) runs are not locked.
+leaves a stale lock. The lock file is opened without following a symbolic link. Where ``fcntl`` does not exist
+(Windows) runs are not locked.
 """
 
 from __future__ import annotations
