@@ -22,9 +22,9 @@ import numpy as np  # noqa: E402
 
 from quant_snn.augment import preprocess_test  # noqa: E402
 from quant_snn.config import QuantConfig, dataset_spec  # noqa: E402
-from quant_snn.data import load_cifar  # noqa: E402
+from quant_snn.data import load_dataset  # noqa: E402
 from quant_snn.export import integer_network, run_integer  # noqa: E402
-from quant_snn.model import build_vgg  # noqa: E402
+from quant_snn.model import build_network  # noqa: E402
 from quant_snn.precision import compile_for_inference, use_full_float32  # noqa: E402
 from quant_snn.spiking_utils import build_spiking_model  # noqa: E402
 from quant_snn.weights import load_npz  # noqa: E402
@@ -41,15 +41,16 @@ def main() -> None:
     args = parser.parse_args()
     use_full_float32()
     quant, spec = QuantConfig(args.k, args.B), dataset_spec(args.dataset)
-    params, _ = load_npz(args.npz, build_vgg(spec.n_classes, quant), dataset=args.dataset, quant=quant)
-    snn = compile_for_inference(build_spiking_model(params, quant, return_counts=True).model)
-    net = integer_network(params, quant)
-    data = load_cifar(spec, args.data_dir)
+    arch = spec.architecture
+    params, _ = load_npz(args.npz, build_network(spec.n_classes, quant, arch), dataset=args.dataset, quant=quant)
+    snn = compile_for_inference(build_spiking_model(params, quant, arch=arch, return_counts=True).model)
+    net = integer_network(params, quant, arch)
+    data = load_dataset(spec, args.data_dir)
     x_test = data.x_test[: args.limit]
     neurons = differing_neurons = differing_predictions = 0
     seconds = {"simulator": 0.0, "integer form": 0.0}
     for begin in range(0, len(x_test), 50):
-        images = keras.ops.convert_to_numpy(preprocess_test(x_test[begin : begin + 50]))
+        images = keras.ops.convert_to_numpy(preprocess_test(x_test[begin : begin + 50], arch))
         start = time.perf_counter()
         potential, _, _, counts = snn.predict_on_batch(images)
         counts = [keras.ops.convert_to_numpy(c) for c in counts]

@@ -29,7 +29,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from quant_snn.config import QuantConfig  # noqa: E402
-from quant_snn.model import VGG_CONVS, build_vgg  # noqa: E402
+from quant_snn.architecture import VGG  # noqa: E402
+from quant_snn.model import build_network  # noqa: E402
 from quant_snn.precision import compile_for_inference, use_full_float32  # noqa: E402
 from quant_snn.spiking_utils import SpikingConv2D, build_spiking_model  # noqa: E402
 from quant_snn.weights import assign_params, model_params, read_npz  # noqa: E402
@@ -38,7 +39,7 @@ from snn_oracle import run_oracle  # noqa: E402
 
 def random_params(quant: QuantConfig) -> list[np.ndarray]:
     """A random k/B VGG-Net with spread-out batch norms (speed does not depend on training)."""
-    model = build_vgg(10, quant)
+    model = build_network(10, quant)
     rng = np.random.default_rng(0)
     for layer in model.layers:
         if layer.name.startswith("bn"):
@@ -135,7 +136,7 @@ def main() -> None:
     use_full_float32()
     quant = QuantConfig(args.k, args.B)
     params = read_npz(args.npz)[0] if args.npz else random_params(quant)
-    ann = build_vgg(params[-1].shape[1], quant)
+    ann = build_network(params[-1].shape[1], quant)
     assign_params(ann, params)
     compile_for_inference(ann)
     snn = compile_for_inference(build_spiking_model(params, quant).model)
@@ -168,7 +169,7 @@ def main() -> None:
     time_preprocessing(results[50]["snn"] if 50 in results else None, args.rounds)
 
     start = time.perf_counter()
-    run_oracle(params, quant.k, quant.levels, VGG_CONVS, images[: args.oracle_images])
+    run_oracle(params, quant.k, quant.levels, VGG.convs, images[: args.oracle_images])
     oracle_rate = args.oracle_images / (time.perf_counter() - start)
     print(f"numpy oracle (tests/snn_oracle.py): {oracle_rate:.2f} images/s; "
           f"simulator/oracle speed {results[fastest]['snn'] / oracle_rate:.0f}x")

@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from quant_snn.config import dataset_spec  # noqa: E402
-from quant_snn.reproduce import dataset_folder  # noqa: E402
 from quant_snn.spiking_logs import LOG_NAMES, STATS_VERSION, read_stats  # noqa: E402
 from quant_snn.weights import file_sha256, read_npz  # noqa: E402
 
@@ -50,7 +49,8 @@ def spiking_run(dataset: str, npz: Path, tag: str, variant: str, batch: int, fol
     stats = read_stats(log_dir)
     if stats is None or stats["config"].get("stats_version") != STATS_VERSION:
         backend, xla = VARIANTS[variant]
-        script = ROOT / dataset_folder(dataset) / f"Spiking_VGG_{dataset_folder(dataset)}.py"
+        spec = dataset_spec(dataset)
+        script = ROOT / spec.scripts / f"Spiking_{spec.script_name}.py"
         k, B = tag[1:].split("B")
         command = [sys.executable, str(script), "--npz", str(npz), "--k", k, "--B", B, "--batch_size", str(batch),
                    "--data_dir", str(args.data_dir), "--figs_dir", str(folder), "--xla", str(xla)]

@@ -1,10 +1,11 @@
-"""CIFAR preprocessing inside the model graph, written with ``keras.ops``/``keras.random`` for any backend.
+"""Preprocessing inside the model graph, written with ``keras.ops``/``keras.random`` for any backend.
 
-Training: independent random 24x24 crop per image, random horizontal flip, brightness += U(-63, 63),
-contrast factor U(0.2, 1.8) around the per-channel mean, then per-image standardization.
-Inference: central 24x24 crop, then standardization. Inputs are pixels as floats in 0..255.
-The spiking network and the ANN that checks it take their input from ``preprocess_test``, which standardizes integer
-pixels exactly (``standardize_pixels``: the same bits on every backend and at every batch size).
+``standardize`` (CIFAR): training takes an independent random 24x24 crop per image, random horizontal flip,
+brightness += U(-63, 63), contrast factor U(0.2, 1.8) around the per-channel mean, then per-image standardization;
+inference a central 24x24 crop, then standardization. ``unit`` (MNIST): pixels / 255, no augmentation.
+Inputs are pixels as floats in 0..255. The spiking network and the ANN that checks it take their input from
+``preprocess_test``, which computes it exactly from the integer pixels (``standardize_pixels``, ``unit_pixels``:
+the same bits on every backend and at every batch size).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
+from .architecture import VGG, Architecture
 from .precision import enable_float64
 
 CROP = 24
@@ -67,9 +70,23 @@ def central_crop(x, size: int = CROP):
     return x[:, top : top + size, left : left + size, :]
 
 
-def preprocess_test(images, size: int = CROP):
-    """Test-time preprocessing of a batch of 0..255 integer pixels: central crop then exact standardization."""
-    return standardize_pixels(central_crop(ops.convert_to_tensor(images), size))
+# pixel / 255 in float32 for every pixel value, by numpy's correctly rounded float32 division
+UNIT_TABLE = np.arange(256, dtype=np.float32) / np.float32(255)
+
+
+def unit_pixels(pixels):
+    """``pixels / 255`` as float32 by table lookup: the correctly rounded quotient on every backend (a compiler
+    may turn a division by a constant into a multiplication by its rounded reciprocal, which differs)."""
+    return ops.take(ops.convert_to_tensor(UNIT_TABLE), ops.cast(ops.convert_to_tensor(pixels), "int32"), axis=0)
+
+
+def preprocess_test(images, arch: Architecture = VGG):
+    """Test-time preprocessing of a batch of 0..255 integer pixels for ``arch``, exact: ``standardize``: central
+    crop then exact standardization; ``unit``: pixels / 255."""
+    x = ops.convert_to_tensor(images)
+    if arch.preprocessing == "unit":
+        return unit_pixels(x)
+    return standardize_pixels(central_crop(x, arch.input_shape[0]))
 
 
 def _per_image(draw, n, replicas):
@@ -117,11 +134,13 @@ def augment(x, seed, size: int = CROP, replicas=None):
 
 
 @keras.saving.register_keras_serializable(package="quant_snn")
-class CifarPreprocess(keras.layers.Layer):
-    """Augments (training) or centrally crops (inference), then standardizes; seeded and reproducible."""
+class Preprocess(keras.layers.Layer):
+    """``standardize``: augments (training) or centrally crops (inference), then standardizes; seeded and
+    reproducible. ``unit``: pixels / 255."""
 
-    def __init__(self, size: int = CROP, seed: int | None = None, **kwargs):
+    def __init__(self, size: int = CROP, seed: int | None = None, preprocessing: str = "standardize", **kwargs):
         super().__init__(**kwargs)
+        self.preprocessing = preprocessing
         self.size = int(size)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -130,6 +149,8 @@ class CifarPreprocess(keras.layers.Layer):
 
     def call(self, inputs, training=False):
         x = ops.cast(inputs, "float32")
+        if self.preprocessing == "unit":
+            return x / 255.0
         if training:
             replicas = self.replica_context() if self.replica_context else None
             x = augment(x, self.seed_generator, self.size, replicas)
@@ -141,4 +162,4 @@ class CifarPreprocess(keras.layers.Layer):
         return (input_shape[0], self.size, self.size, input_shape[3])
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "size": self.size, "seed": self.seed}
+        return {**super().get_config(), "size": self.size, "seed": self.seed, "preprocessing": self.preprocessing}

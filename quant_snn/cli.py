@@ -34,7 +34,8 @@ def literal_bool(text: str) -> bool:
 
 
 def repo_root(script_path: str | os.PathLike) -> Path:
-    """Dataset scripts live in ``<repo>/CIFAR10/`` or ``<repo>/CIFAR100/`` (figure scripts one level deeper)."""
+    """Dataset scripts live in ``<repo>/CIFAR10/``, ``<repo>/CIFAR100/``, ``<repo>/LeNet/`` (figure scripts one
+    level deeper)."""
     path = Path(script_path).resolve().parent
     while path.parent != path and not (path / "quant_snn").is_dir():
         path = path.parent
@@ -82,35 +83,43 @@ def add_recipe_flags(parser: argparse.ArgumentParser, init: bool = True) -> None
                             help="start a new run from this weights file (e.g. a trained FP32 npz for a quantized run)")
 
 
-def recipe_settings(args: argparse.Namespace) -> dict:
+def recipe_settings(args: argparse.Namespace, network: str = "vgg") -> dict:
     """The recipe's flags completed by the ones given; printed when a named recipe other than the original is used."""
     from .recipes import expand_recipe, recipe_flags
 
     keys = ("optimizer", "schedule", "learning_rate", "epochs", "warmup_epochs", "weight_decay", "label_smoothing")
-    values = expand_recipe(args.recipe, {key: getattr(args, key) for key in keys})
+    values = expand_recipe(args.recipe, {key: getattr(args, key) for key in keys}, network)
     if args.recipe != "original":
         print(f"--recipe {args.recipe}: {recipe_flags(values)}", flush=True)
     return values
 
 
 def training_parser(dataset: str, quantized: bool, script_path: str) -> argparse.ArgumentParser:
+    from .config import dataset_spec
+
+    spec = dataset_spec(dataset)
     kind = "quantized (ternary weights, k/B activations)" if quantized else "full-precision"
-    parser = argparse.ArgumentParser(description=f"Train or evaluate the {kind} VGG-Net on {dataset.upper()}.")
+    parser = argparse.ArgumentParser(
+        description=f"Train or evaluate the {kind} {spec.architecture.title} on {spec.title}.")
     if quantized:
         add_quant_flags(parser)
     parser.add_argument("--resume", type=literal_bool, default=False, help="continue from the checkpoint (True/False)")
     parser.add_argument("--overwrite", type=literal_bool, default=False,
                         help="with --resume False over an earlier run: move its files into a time-stamped folder "
                              "and start anew (default False: refuse)")
+    from .recipes import recipe_for
+
     parser.add_argument("--learning_rate", type=float, default=None,
-                        help="learning rate, the peak of a decaying schedule (default 0.001)")
+                        help="learning rate, the peak of a decaying schedule (default "
+                             f"{recipe_for('original', spec.network)['learning_rate']:g})")
     parser.add_argument("--mode", choices=("training", "inference"), default="training",
                         help="training, or inference: print the saved model's test loss and accuracy")
     parser.add_argument("--epochs", type=int, default=None,
                         help="constant schedule: epochs to train in this run (default 200); cosine/onecycle: the "
                              "schedule's length, which a resumed run finishes")
     add_recipe_flags(parser)
-    parser.add_argument("--batch_size", type=int, default=200, help="batch size (default 200)")
+    parser.add_argument("--batch_size", type=int, default=spec.batch_size,
+                        help=f"batch size (default {spec.batch_size})")
     parser.add_argument("--output_dir", type=Path, default=Path(script_path).resolve().parent,
                         help="where checkpoint, weights npz and history go (default: this script's folder)")
     parser.add_argument("--npz", type=Path, default=None, help="inference: evaluate this weights file instead")
@@ -142,10 +151,10 @@ def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequenc
     args = training_parser(dataset, quantized, script_path).parse_args(argv)
 
     def main() -> None:
-        from .config import FP32, QuantConfig
+        from .config import FP32, QuantConfig, dataset_spec
 
         quant = QuantConfig(args.k, args.B) if quantized else FP32
-        recipe = recipe_settings(args)
+        recipe = recipe_settings(args, dataset_spec(dataset).network)
         if args.cpu_devices:
             from .distribute import request_cpu_devices
 
@@ -172,14 +181,17 @@ def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequenc
 def spiking_parser(dataset: str, script_path: str) -> argparse.ArgumentParser:
     from .config import dataset_spec
 
+    spec = dataset_spec(dataset)
     parser = argparse.ArgumentParser(
-        description=f"Convert the quantized VGG-Net into a spiking network and run the {dataset.upper()} test set."
+        description=f"Convert the quantized {spec.architecture.title} into a spiking network and run the {spec.title} "
+                    "test set."
     )
     add_quant_flags(parser)
     parser.add_argument("--noise_ratio", type=float, default=0.0, help="drop each first-layer spike with this probability")
     parser.add_argument("--npz", type=Path, default=None,
-                        help=f"weights file (default: {dataset_spec(dataset).npz_stem}_k{{k}}B{{B}}.npz beside this script)")
-    parser.add_argument("--batch_size", type=int, default=50, help="test images per batch (default 50, as the original)")
+                        help=f"weights file (default: {spec.npz_stem}_k{{k}}B{{B}}.npz beside this script)")
+    parser.add_argument("--batch_size", type=int, default=spec.snn_batch_size,
+                        help=f"test images per batch (default {spec.snn_batch_size}, as the original)")
     parser.add_argument("--time_steps", type=int, default=1, help="time steps; input at t=0, zeros after (default 1)")
     parser.add_argument("--noise_layers", choices=("first", "all"), default="first",
                         help="which layers' spikes the noise drops (default: first, as the original)")
@@ -197,7 +209,7 @@ def spiking_parser(dataset: str, script_path: str) -> argparse.ArgumentParser:
 
 
 def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``Spiking_VGG_*.py``."""
+    """Entry point of the ``Spiking_*.py`` scripts."""
     quiet_native_logs()
     args = spiking_parser(dataset, script_path).parse_args(argv)
 
@@ -236,13 +248,17 @@ def export_nir_main(dataset: str, quant, npz: Path, target: Path, overwrite: boo
     from .atomic import check_new_file
     from .config import dataset_spec
     from .export import integer_network
-    from .model import build_vgg
     from .nir_export import write_nir
-    from .weights import load_npz
+    from .weights import check_npz, read_npz, unconfirmed
 
     check_new_file(target, overwrite=overwrite, inputs=(npz,))
-    params, _ = load_npz(npz, build_vgg(dataset_spec(dataset).n_classes, quant), dataset=dataset, quant=quant)
-    net = integer_network(params, quant)
+    arch = dataset_spec(dataset).architecture
+    params, info = read_npz(npz)
+    check_npz(npz, params, info, dataset=dataset, quant=quant, arch=arch)
+    warning = unconfirmed(npz, info, quant)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    net = integer_network(params, quant, arch)
     write_nir(net, target)
     print(f"wrote {target}: NIR graph of the {quant.tag} spiking network from {npz} "
           f"({len(net.convs)} convolutions x {quant.levels} threshold nodes, one time step)")
@@ -250,7 +266,10 @@ def export_nir_main(dataset: str, quant, npz: Path, target: Path, overwrite: boo
 
 def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str] | None = None) -> int:
     """Entry point of ``figs/<figure>.py``: plots the logs found beside the script (or in ``--figs_dir``)."""
-    parser = argparse.ArgumentParser(description=f"Plot the {figure} figure from the spiking logs of {dataset.upper()}.")
+    from .config import dataset_spec
+
+    spec = dataset_spec(dataset)
+    parser = argparse.ArgumentParser(description=f"Plot the {figure} figure from the spiking logs of {spec.title}.")
     parser.add_argument("--figs_dir", type=Path, default=Path(script_path).resolve().parent,
                         help="folder holding the k{k}B{B}/ log folders (default: this script's folder)")
     parser.add_argument("--configs", default=None,
@@ -261,7 +280,7 @@ def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str]
         from .figures import FIGURES
 
         configs = [c.strip() for c in args.configs.split(",") if c.strip()] if args.configs else None
-        spiking = f"{dataset.upper()}/Spiking_VGG_{dataset.upper()}.py"
+        spiking = f"{spec.scripts}/Spiking_{spec.script_name}.py"
         for path in FIGURES[figure](args.figs_dir, configs, spiking):
             print(f"saved {path}")
 
@@ -270,8 +289,11 @@ def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str]
 
 def curves_main(dataset: str, script_path: str, argv: Sequence[str] | None = None) -> int:
     """Entry point of ``figs/training.py``: per-epoch test accuracy from the dataset folder's ``histories/``."""
+    from .config import dataset_spec
+
     here = Path(script_path).resolve().parent
-    parser = argparse.ArgumentParser(description=f"Plot per-epoch test accuracy of {dataset.upper()} training runs.")
+    parser = argparse.ArgumentParser(
+        description=f"Plot per-epoch test accuracy of {dataset_spec(dataset).title} training runs.")
     parser.add_argument("--histories", type=Path, default=here.parent / "histories",
                         help="folder of {config}_{recipe}.csv histories (default: ../histories)")
     parser.add_argument("--figs_dir", type=Path, default=here, help="where training.png goes (default: here)")

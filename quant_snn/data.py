@@ -1,4 +1,5 @@
-"""CIFAR-10/100 "python version" archives: download once with checksum, extract once, load as numpy arrays.
+"""CIFAR-10/100 "python version" archives: download once with checksum, extract once, load as numpy arrays
+(MNIST: :mod:`quant_snn.mnist_data`; :func:`load_dataset` loads either).
 
 An already extracted folder is used as is (its files are not checksummed, so a converter's output loads);
 each file is still checked for the expected keys and shapes, and any problem becomes one :class:`UserError`
@@ -32,7 +33,7 @@ STALL_WINDOW_S, STALL_MIN_BYTES, STALL_CHECK_S = 120.0, 64 * 1024, 10.0  # a dow
 
 
 @dataclass
-class Cifar:
+class Dataset:
     """Images as uint8 NHWC arrays and labels as int32 vectors."""
 
     x_train: np.ndarray
@@ -196,7 +197,7 @@ def archive_origin(spec: DatasetSpec) -> str:
     return f"{base.rstrip('/')}/{spec.archive}" if base else spec.url
 
 
-def load_cifar(spec: DatasetSpec, data_dir: str | os.PathLike, origin: str | None = None) -> Cifar:
+def load_cifar(spec: DatasetSpec, data_dir: str | os.PathLike, origin: str | None = None) -> Dataset:
     """Load a CIFAR dataset from ``data_dir``, downloading and extracting it on first use."""
     data_dir = Path(data_dir)
     if data_dir.exists() and not data_dir.is_dir():
@@ -214,7 +215,26 @@ def load_cifar(spec: DatasetSpec, data_dir: str | os.PathLike, origin: str | Non
     for split, images in (("training", x_train), ("test", x_test)):
         if len(images) == 0:
             raise UserError(f"{folder} holds no {split} images: {_how_to_fix(spec, folder)}")
-    return Cifar(x_train, y_train, x_test, y_test)
+    return Dataset(x_train, y_train, x_test, y_test)
+
+
+def load_dataset(spec: DatasetSpec, data_dir: str | os.PathLike) -> Dataset:
+    """Load any dataset of :mod:`quant_snn.config` from ``data_dir`` (downloading it on first use); the training
+    split is the one the original trains on (MNIST: the first 50,000 images)."""
+    if spec.file_format == "cifar":
+        return load_cifar(spec, data_dir)
+    from .mnist_data import load_mnist_split
+
+    data_dir = Path(data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise UserError(f"--data_dir {data_dir} is a file, not a folder")
+    folder = data_dir / spec.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    x_train, y_train = load_mnist_split(spec, folder, spec.train_files)
+    x_test, y_test = load_mnist_split(spec, folder, spec.test_files)
+    if spec.train_images is not None:
+        x_train, y_train = x_train[: spec.train_images], y_train[: spec.train_images]
+    return Dataset(x_train, y_train, x_test, y_test)
 
 
 def write_batch(path: Path, images: np.ndarray, labels: np.ndarray, label_key: bytes) -> None:

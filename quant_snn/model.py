@@ -1,49 +1,24 @@
-"""The VGG-Net "64C3*2-2P2-128C3*2-P2-256C3*2-P2-512C3-512" for 24x24x3 standardized images.
+"""The Keras model of an :class:`~quant_snn.architecture.Architecture` (the VGG-Net, the LeNet).
 
-Twelve bias-free convolutions, each followed by batch norm (epsilon 1e-5, decay 0.9), ReLU and, when quantized,
-median activation quantization (the ReLU then fused into the quantizer's clip); then flatten and a bias-free dense layer whose output is the class score.
-conv00 (pixel encoder) and the dense layer keep full-precision weights; conv0..conv10 are ternary.
-The FP32 baseline is the same builder with ``QuantConfig`` FP32 (no quantizer anywhere).
+Bias-free convolutions, each followed by batch norm (epsilon 1e-5, decay 0.9), ReLU and, when quantized, median
+activation quantization (the ReLU then fused into the quantizer's clip); then flatten and a bias-free dense layer
+whose output is the class score. Convolutions marked ``ternary`` get ternary kernels in a quantized network; the
+pixel encoder and the dense layer keep full-precision weights. The FP32 baseline is the same builder with
+``QuantConfig`` FP32 (no quantizer anywhere).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import keras
 from keras import ops
 
+from .architecture import VGG, Architecture
 from .config import BN_EPSILON, QuantConfig
 from .layers import QuantConv2D
 from .precision import enable_float64
 from .quantizers import ActivationQuantizer, TernaryQuantizer
 
 
-@dataclass(frozen=True)
-class ConvSpec:
-    name: str
-    filters: int
-    kernel: int
-    stride: int = 1
-    padding: str = "same"
-
-
-# The first entry is the full-precision encoding layer; the stride-2 2x2 convolutions replace pooling.
-VGG_CONVS: tuple[ConvSpec, ...] = (
-    ConvSpec("conv00", 64, 3),
-    ConvSpec("conv0", 64, 3),
-    ConvSpec("conv1", 64, 3),
-    ConvSpec("conv2", 64, 2, 2),
-    ConvSpec("conv3", 128, 3),
-    ConvSpec("conv4", 128, 3),
-    ConvSpec("conv5", 128, 2, 2),
-    ConvSpec("conv6", 256, 3),
-    ConvSpec("conv7", 256, 3),
-    ConvSpec("conv8", 256, 2, 2),
-    ConvSpec("conv9", 512, 3),
-    ConvSpec("conv10", 512, 3, 1, "valid"),
-)
-INPUT_SHAPE = (24, 24, 3)
 BN_MOMENTUM = 0.9
 
 
@@ -68,15 +43,14 @@ def bn_name(conv_name: str) -> str:
     return "bn" + conv_name[len("conv"):]
 
 
-def build_vgg(
+def build_network(
     n_classes: int,
     quant: QuantConfig,
-    convs: tuple[ConvSpec, ...] = VGG_CONVS,
-    input_shape: tuple[int, int, int] = INPUT_SHAPE,
+    arch: Architecture = VGG,
     synchronized_batchnorm: bool = False,
     exact: bool = False,
 ) -> keras.Model:
-    """Build the network on standardized crops; ``convs``/``input_shape`` allow small variants for tests.
+    """Build ``arch`` on preprocessed images (``arch.variant(...)`` gives small networks for tests).
 
     ``synchronized_batchnorm``: all-reduce batch statistics over replicas (tf.distribute), so that a multi-device
     step normalizes with the global batch's statistics like a one-device step. Under a mixed-precision policy
@@ -88,10 +62,10 @@ def build_vgg(
     if exact:
         enable_float64()
     wide = "float64" if exact else None
-    inputs = keras.Input(shape=input_shape, name="image")
+    inputs = keras.Input(shape=arch.input_shape, name="image")
     x = inputs
-    for i, spec in enumerate(convs):
-        ternary = quant.quantized and i > 0
+    for i, spec in enumerate(arch.convs):
+        ternary = quant.quantized and spec.ternary
         x = QuantConv2D(
             spec.filters,
             spec.kernel,
@@ -100,7 +74,7 @@ def build_vgg(
             use_bias=False,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
             kernel_quantizer=TernaryQuantizer() if ternary else None,
-            dtype=wide if i == 0 else None,
+            dtype=wide if not ternary else None,
             name=spec.name,
         )(x)
         x = (Float64BatchNorm if exact else keras.layers.BatchNormalization)(
@@ -122,7 +96,7 @@ def build_vgg(
             dtype="float32" if keras.config.dtype_policy().name.startswith("mixed") else None,
             name="dense",
         )(x)
-    return keras.Model(inputs, outputs, name=f"vgg_{quant.tag}")
+    return keras.Model(inputs, outputs, name=f"{arch.name}_{quant.tag}")
 
 
 def conv_layers(model: keras.Model) -> list[QuantConv2D]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-# The ANN quantizer adds this before rounding (see docs/DESIGN.md); the spiking thresholds fold it in as well.
-ROUNDING_OFFSET = 1e-5
+from .config import ROUNDING_OFFSET
+
 TERNARY_THRESHOLD_FACTOR = 0.7
 
 

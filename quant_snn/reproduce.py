@@ -5,7 +5,7 @@
 For each configuration it trains with the recipe's two phases (the first half of the epochs at lr 1e-3, the rest
 at 1e-4, continuing from the checkpoint) or reuses a checkpoint that already has the epochs; then it runs the
 spiking evaluation of every quantized configuration at every noise ratio, draws the figures and writes
-``RESULTS_CIFAR10.md`` (or ``_CIFAR100``) into ``runs/cifar10/`` (``--output_dir CIFAR10`` for the committed
+``RESULTS_CIFAR10.md`` (``_CIFAR100``, ``_MNIST``) into ``runs/cifar10/`` (``--output_dir CIFAR10`` for the committed
 one). Every step checks whether its result already exists, so an interrupted run resumes where it stopped and redoes nothing finished.
 """
 
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from .architecture import Architecture
 from .cli import add_parallel_flags, add_recipe_flags, literal_bool, repo_root, run_cli
 from .config import QuantConfig, dataset_spec, parse_tag
 from .atomic import atomic_write_text
@@ -34,10 +35,6 @@ DEFAULT_CONFIGS = "fp32,k0B1,k0B2,k1B2"
 TRAINING_FLAGS = ("optimizer", "schedule", "learning_rate", "warmup_epochs", "weight_decay", "label_smoothing")
 
 
-def dataset_folder(dataset: str) -> str:
-    return "CIFAR10" if dataset == "cifar10" else "CIFAR100"
-
-
 @dataclass
 class ReproduceConfig:
     dataset: str = "cifar10"
@@ -46,8 +43,8 @@ class ReproduceConfig:
     epochs: int = 400
     data_dir: Path = REPO / "data"
     output_dir: Path | None = None
-    batch_size: int = 200
-    snn_batch_size: int = 50
+    batch_size: int | None = None  # default: the original's for the dataset (200 CIFAR, 128 MNIST)
+    snn_batch_size: int | None = None  # default: the original's (50 CIFAR, 200 MNIST)
     seed: int = 0
     limit: int | None = None
     verbose: int = 2
@@ -59,13 +56,16 @@ class ReproduceConfig:
     train_only: bool = False
     noise_configs: list[str] | None = None  # noisy SNN runs only for these (default: every quantized one)
     trained_on: str | None = None  # where training ran, when not on this machine (written into the results)
-    convs: tuple | None = None  # the network's convolutions, None: the VGG-Net (tests run small variants)
+    arch: Architecture | None = None  # the network, None: the dataset's (tests run small variants)
 
     def __post_init__(self) -> None:
         from .recipes import expand_recipe
 
-        dataset_spec(self.dataset)
-        settings = expand_recipe(self.recipe, {**self.training, "epochs": None})
+        spec = dataset_spec(self.dataset)
+        self.arch = self.arch or spec.architecture
+        self.batch_size = self.batch_size or spec.batch_size
+        self.snn_batch_size = self.snn_batch_size or spec.snn_batch_size
+        settings = expand_recipe(self.recipe, {**self.training, "epochs": None}, spec.network)
         settings.pop("epochs")
         self.settings = settings  # optimizer, schedule, learning_rate, warmup_epochs, weight_decay, label_smoothing
         self.quants = {tag: parse_tag(tag) for tag in self.configs}
@@ -98,7 +98,7 @@ class ReproduceConfig:
 
     @property
     def results_path(self) -> Path:
-        return self.output_dir / f"RESULTS_{dataset_folder(self.dataset)}.md"
+        return self.output_dir / f"RESULTS_{self.dataset.upper()}.md"
 
 
 def run_config(cfg: ReproduceConfig, quant: QuantConfig, **kwargs):
@@ -107,8 +107,7 @@ def run_config(cfg: ReproduceConfig, quant: QuantConfig, **kwargs):
     settings = {**cfg.settings, **kwargs}
     return RunConfig(dataset=cfg.dataset, quant=quant, data_dir=cfg.data_dir, output_dir=cfg.output_dir,
                      batch_size=cfg.batch_size, seed=cfg.seed, verbose=cfg.verbose, distribute=cfg.distribute,
-                     cpu_devices=cfg.cpu_devices, precision=cfg.precision,
-                     **({"convs": cfg.convs} if cfg.convs else {}), **settings)
+                     cpu_devices=cfg.cpu_devices, precision=cfg.precision, arch=cfg.arch, **settings)
 
 
 def finished_epochs(run) -> int:
@@ -125,8 +124,10 @@ def finished_epochs(run) -> int:
 
 
 def train_recipe(cfg: ReproduceConfig, quant: QuantConfig, data, performed: list[str]) -> None:
-    """Bring the configuration to ``cfg.epochs`` epochs. Constant schedule (the original recipe): phase 1 at the
-    learning rate up to half, phase 2 at a tenth of it. Cosine / onecycle: one schedule over all the epochs."""
+    """Bring the configuration to ``cfg.epochs`` epochs. Constant schedule (the original recipe): for the VGG-Net
+    phase 1 at the learning rate up to half, phase 2 at a tenth of it; for the LeNet one phase. Cosine / onecycle:
+    one schedule over all the epochs."""
+    from .recipes import original_phases
     from .train import train
 
     done = finished_epochs(run_config(cfg, quant, epochs=cfg.epochs))
@@ -139,9 +140,11 @@ def train_recipe(cfg: ReproduceConfig, quant: QuantConfig, data, performed: list
         train(run_config(cfg, quant, resume=done > 0, epochs=cfg.epochs), data)
         performed.append(f"train {quant.tag} {done + 1}-{cfg.epochs}")
         return
-    boundary = math.ceil(cfg.epochs / 2)
     rate = cfg.settings["learning_rate"]
-    for end, phase_rate in ((boundary, rate), (cfg.epochs, rate / 10)):
+    phases = ((math.ceil(cfg.epochs / 2), rate), (cfg.epochs, rate / 10))
+    if original_phases(cfg.arch.name) == 1:
+        phases = ((cfg.epochs, rate),)
+    for end, phase_rate in phases:
         if done < end:
             print(f"== train {quant.tag}: epochs {done + 1}..{end} at learning rate {phase_rate:g}", flush=True)
             train(run_config(cfg, quant, resume=done > 0, learning_rate=phase_rate, epochs=end - done), data)
@@ -154,8 +157,7 @@ def spiking_config(cfg: ReproduceConfig, quant: QuantConfig, noise: float):
 
     return SpikingRunConfig(dataset=cfg.dataset, quant=quant, npz=run_config(cfg, quant).npz_path,
                             data_dir=cfg.data_dir, figs_dir=cfg.output_dir / "figs", batch_size=cfg.snn_batch_size,
-                            noise_ratio=noise, seed=cfg.seed, limit=cfg.limit,
-                            **({"convs": cfg.convs} if cfg.convs else {}))
+                            noise_ratio=noise, seed=cfg.seed, limit=cfg.limit, arch=cfg.arch)
 
 
 def spiking_is_current(cfg: ReproduceConfig, snn_cfg, npz_epochs: int, images: int) -> bool:
@@ -173,12 +175,13 @@ def spiking_is_current(cfg: ReproduceConfig, snn_cfg, npz_epochs: int, images: i
 
 def run_all(cfg: ReproduceConfig) -> list[str]:
     """Every missing step, in order; returns what was done (empty when everything was already finished)."""
-    from .data import load_cifar
+    from .data import load_dataset
     from .figures import FIGURES
     from .spiking_eval import run_spiking
     from .weights import read_npz
 
-    data = load_cifar(dataset_spec(cfg.dataset), cfg.data_dir)
+    spec = dataset_spec(cfg.dataset)
+    data = load_dataset(spec, cfg.data_dir)
     performed: list[str] = []
     for quant in cfg.quants.values():
         train_recipe(cfg, quant, data, performed)
@@ -195,11 +198,11 @@ def run_all(cfg: ReproduceConfig) -> list[str]:
                 print(f"== spiking {tag} noise {noise:g}: done, kept {snn_cfg.log_dir}", flush=True)
                 continue
             print(f"== spiking {tag} noise {noise:g}", flush=True)
-            run_spiking(snn_cfg)
+            run_spiking(snn_cfg, data)
             performed.append(f"spiking {tag} noise {noise:g}")
     quantized = [tag for tag, q in cfg.quants.items() if q.quantized]
     figs_dir = cfg.output_dir / "figs"
-    spiking_script = f"{dataset_folder(cfg.dataset)}/Spiking_VGG_{dataset_folder(cfg.dataset)}.py"
+    spiking_script = f"{spec.scripts}/Spiking_{spec.script_name}.py"
     for name, figure in FIGURES.items():
         if quantized and (name != "noise" or any(p > 0 for p in cfg.noise)):
             figure(figs_dir, quantized, spiking_script)
@@ -213,21 +216,33 @@ def _pct(value: float | None) -> str:
 
 def data_source(cfg: ReproduceConfig) -> str:
     """The official archives extract with a file that the converted copies do not write (readme.html, file.txt~)."""
+    if cfg.dataset == "mnist":
+        return "the official MNIST files (md5 of each checked)"
     folder = cfg.data_dir / dataset_spec(cfg.dataset).folder
     marker = "readme.html" if cfg.dataset == "cifar10" else "file.txt~"
     if (folder / marker).is_file():
         return "the official archive"
     if cfg.dataset == "cifar10":
-        return "a converted copy, not the official archive (here: the JPEG-recompressed CIFAR-10, see README_VGG.md)"
+        return ("a converted copy, not the official archive (here: the official split, 59,799 of the 60,000 images "
+                "with the official pixels and 201 from a JPEG copy, see README_VGG.md)")
     return "a converted copy, not the official archive (here: the lossless CIFAR-100 copy, see README_VGG.md)"
 
 
-def schedule_text(training: dict | None) -> str:
+def schedule_text(training: dict | None, network: str = "vgg") -> str:
     """One cell saying how a configuration was trained (from the npz's own record)."""
+    from .recipes import original_phases, recipe_for
+
     if training is None:
         return "not recorded"
     if training.get("schedule", "constant") == "constant":
-        return f"{training.get('optimizer', 'adam')} constant (original recipe: lr 1e-3, then 1e-4 from half-way)"
+        rate = float(recipe_for("original", network)["learning_rate"])
+
+        def short(value: float) -> str:
+            return f"{value:.0e}".replace("e-0", "e-")  # 1e-3
+
+        steps = f"lr {short(rate)}, then {short(rate / 10)} from half-way" if original_phases(network) == 2 else \
+            f"lr {short(rate)}"
+        return f"{training.get('optimizer', 'adam')} constant (original recipe: {steps})"
     text = (f"{training['optimizer']} {training['schedule']} peak {training['learning_rate']:g}, "
             f"warm-up {training['warmup_epochs']:g}, {training['epochs']} epochs")
     if training.get("weight_decay"):
@@ -271,7 +286,7 @@ def provenance(cfg: ReproduceConfig) -> list[str]:
 
 
 def write_results(cfg: ReproduceConfig) -> None:
-    from .paper import PAPER_ANN, PAPER_NOISE, paper_snn
+    from .paper import PAPER_ANN, PAPER_EPOCHS, PAPER_NOISE, paper_snn
     from .weights import read_npz
 
     noisy = [p for p in cfg.noise if p > 0]
@@ -286,7 +301,7 @@ def write_results(cfg: ReproduceConfig) -> None:
                      else None for p in noisy]
         images = clean["config"]["images"] if clean else None
         rows.append([
-            tag, schedule_text(info.training), str(info.epochs),
+            tag, schedule_text(info.training, cfg.arch.name), str(info.epochs),
             _pct(clean["ann_accuracy"] if clean else info.test_accuracy),
             _pct(clean["snn_accuracy"]) if clean else "n/a",
             "1" if clean else "",
@@ -298,9 +313,11 @@ def write_results(cfg: ReproduceConfig) -> None:
             "" if paper_snn(cfg.dataset, tag) is None else f"{paper_snn(cfg.dataset, tag):.2f}%",
         ] + [f"{PAPER_NOISE[cfg.dataset][(tag, p)]:.2f}%" if (tag, p) in PAPER_NOISE[cfg.dataset] else ""
              for p in noisy])
-    lines = [f"# Results: {dataset_folder(cfg.dataset).replace('CIFAR', 'CIFAR-')}", "",
+    spec = dataset_spec(cfg.dataset)
+    lines = [f"# Results: {spec.architecture.title} on {spec.title}", "",
              "Written by `quant_snn.reproduce` from this repository's own runs; the `paper` columns are the "
-             "original publication's figures (400 epochs on the official images), not ours.", ""]
+             f"original publication's figures ({PAPER_EPOCHS[cfg.dataset]} epochs on the official images), not ours.",
+             ""]
     lines += provenance(cfg) + [""]
     lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -316,16 +333,17 @@ def write_results(cfg: ReproduceConfig) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m quant_snn.reproduce", description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=("cifar10", "cifar100"), default="cifar10")
+    parser.add_argument("--dataset", choices=("cifar10", "cifar100", "mnist"), default="cifar10")
     parser.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"comma-separated (default {DEFAULT_CONFIGS})")
     parser.add_argument("--noise", default="0,0.1,0.2", help="noise ratios for the SNN runs (default 0,0.1,0.2)")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="total epochs per configuration (default: 400 for the original recipe, 40 for fast)")
+                        help="total epochs per configuration (default: the recipe's; original: 400 for the VGG-Net, "
+                             "200 for the LeNet)")
     parser.add_argument("--data_dir", type=Path, default=REPO / "data")
     parser.add_argument("--output_dir", type=Path, default=None,
                         help="default: runs/<dataset>/ (git-ignored); --output_dir CIFAR10 rewrites the committed table")
-    parser.add_argument("--batch_size", type=int, default=200)
-    parser.add_argument("--snn_batch_size", type=int, default=50)
+    parser.add_argument("--batch_size", type=int, default=None, help="default: the original's (200; MNIST 128)")
+    parser.add_argument("--snn_batch_size", type=int, default=None, help="default: the original's (50; MNIST 200)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="spiking runs on the first LIMIT test images only")
     parser.add_argument("--noise_configs", default=None,
@@ -344,11 +362,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             noise = [float(p) for p in args.noise.split(",") if p.strip()]
         except ValueError:
             raise UserError(f"--noise takes comma-separated numbers, got {args.noise!r}") from None
-        from .recipes import RECIPES
+        from .recipes import original_phases, recipe_for
 
         given = {key: getattr(args, key) for key in TRAINING_FLAGS}
-        epochs = args.epochs if args.epochs is not None else (
-            400 if args.recipe == "original" else int(RECIPES[args.recipe]["epochs"]))
+        network = dataset_spec(args.dataset).network
+        epochs = int(recipe_for(args.recipe, network)["epochs"])
+        if args.recipe == "original":
+            epochs *= original_phases(network)
+        epochs = args.epochs if args.epochs is not None else epochs
         cfg = ReproduceConfig(
             dataset=args.dataset, configs=[c.strip() for c in args.configs.split(",") if c.strip()], noise=noise,
             epochs=epochs, recipe=args.recipe, training=given, train_only=args.train_only,

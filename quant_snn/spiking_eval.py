@@ -15,11 +15,12 @@ import keras
 import numpy as np
 
 from .atomic import check_replaceable, writable_folder
+from .architecture import Architecture
 from .augment import preprocess_test
 from .config import QuantConfig, dataset_spec
-from .data import load_cifar
+from .data import Dataset, load_dataset
 from .errors import UserError
-from .model import VGG_CONVS, ConvSpec, build_vgg
+from .model import build_network
 from .paths import repo_relative
 from .precision import compile_for_inference, use_full_float32
 from .seeding import check_seed
@@ -42,10 +43,10 @@ class SpikingRunConfig:
     seed: int = 0
     limit: int | None = None  # evaluate only the first ``limit`` test images
     xla: bool = True  # compile with XLA on TensorFlow and JAX
-    convs: tuple[ConvSpec, ...] = VGG_CONVS  # the network's convolutions (tests run small variants)
+    arch: Architecture | None = None  # the network (default: the dataset's; tests run small variants)
 
     def __post_init__(self) -> None:
-        dataset_spec(self.dataset)
+        self.arch = self.arch or dataset_spec(self.dataset).architecture
         if not self.quant.quantized:
             raise UserError("the spiking network needs a quantized configuration (k and B)")
         if self.batch_size < 1:
@@ -73,12 +74,12 @@ class Tally:
     n_layers: int
     images: int = 0
     snn_correct: int = 0
-    ann_correct: int = 0  # the exact ANN (float64 decisions, model.build_vgg(exact=True))
+    ann_correct: int = 0  # the exact ANN (float64 decisions, model.build_network(exact=True))
     differing: int = 0  # SNN against the exact ANN
     float32_ann_correct: int = 0  # the ANN as trained, evaluated in float32 (its sums depend on the order)
     float32_differing: int = 0
     spikes: np.ndarray = field(init=False)  # per layer, all time steps
-    fan_in: np.ndarray = field(init=False)  # per layer conv0..conv10: sum(im2col(input spikes))
+    fan_in: np.ndarray = field(init=False)  # per layer after the first: sum(im2col(input spikes))
     log: dict = field(default_factory=lambda: {name: [] for name in LOG_NAMES})
 
     def __post_init__(self) -> None:
@@ -87,7 +88,8 @@ class Tally:
 
 
 def original_sops(fan_in: np.ndarray, filters: np.ndarray, levels: int) -> np.ndarray:
-    """The original's hardware accounting for conv0..conv10: sum(im2col(input)) * n_filters * 2 * 2^k * B."""
+    """The original's hardware accounting for every layer after the first: sum(im2col(input)) * n_filters * 2 *
+    2^k * B."""
     return fan_in * filters * 2 * levels
 
 
@@ -95,12 +97,12 @@ def load_networks(cfg: SpikingRunConfig) -> tuple[dict[str, keras.Model], Spikin
     """Build the quantized ANN twice (``exact``: float64 decisions, what the SNN must equal; ``float32``: as
     trained) and the spiking network from ``cfg.npz``, after checking it against the flags."""
     spec = dataset_spec(cfg.dataset)
-    anns = {"float32": build_vgg(spec.n_classes, cfg.quant, convs=cfg.convs)}
-    params, info = load_npz(cfg.npz, anns["float32"], dataset=cfg.dataset, quant=cfg.quant)
-    anns["exact"] = build_vgg(spec.n_classes, cfg.quant, convs=cfg.convs, exact=True)
+    anns = {"float32": build_network(spec.n_classes, cfg.quant, cfg.arch)}
+    params, info = load_npz(cfg.npz, anns["float32"], dataset=cfg.dataset, quant=cfg.quant, arch=cfg.arch)
+    anns["exact"] = build_network(spec.n_classes, cfg.quant, cfg.arch, exact=True)
     assign_params(anns["exact"], params)
     snn = build_spiking_model(
-        params, cfg.quant, convs=cfg.convs, noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed
+        params, cfg.quant, arch=cfg.arch, noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed
     )
     return anns, snn, {"epochs": info.epochs, "test_accuracy": info.test_accuracy, "sha256": info.sha256,
                        "warnings": [w for w in [unconfirmed(cfg.npz, info, cfg.quant)] if w]}
@@ -121,11 +123,11 @@ def simulate_batch(snn: SpikingNetwork, images: np.ndarray, time_steps: int):
         yield to_numpy(potential), [to_numpy(s) for s in spikes], [to_numpy(f) for f in fan_in]
 
 
-def run_spiking(cfg: SpikingRunConfig) -> dict:
+def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None) -> dict:
     """Evaluate SNN and ANN on the test set; write logs and ``stats.json``; return the statistics."""
     use_full_float32()
     anns, snn, npz_info = load_networks(cfg)
-    data = load_cifar(dataset_spec(cfg.dataset), cfg.data_dir)
+    data = data or load_dataset(dataset_spec(cfg.dataset), cfg.data_dir)
     writable_folder(cfg.log_dir, "--figs_dir folder")  # inputs first, then the output: before the evaluation
     check_replaceable(tuple(cfg.log_dir / name for name in (*LOG_FILES, STATS_FILE)))
     x_test, y_test = data.x_test[: cfg.limit], data.y_test[: cfg.limit]
@@ -137,7 +139,7 @@ def run_spiking(cfg: SpikingRunConfig) -> dict:
     start = time.perf_counter()
     progress = keras.utils.Progbar(len(x_test), unit_name="image", verbose=1 if sys.stdout.isatty() else 2)
     for begin in range(0, len(x_test), cfg.batch_size):
-        images = keras.ops.convert_to_numpy(preprocess_test(x_test[begin : begin + cfg.batch_size]))
+        images = keras.ops.convert_to_numpy(preprocess_test(x_test[begin : begin + cfg.batch_size], cfg.arch))
         labels = y_test[begin : begin + cfg.batch_size]
         ann_prediction, float32_prediction = (
             np.argmax(keras.ops.convert_to_numpy(anns[name].predict_on_batch(images)), axis=1)
@@ -184,7 +186,7 @@ def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds:
                    "ann_macs_per_image": macs[-1]})
     return {
         "config": {
-            "dataset": cfg.dataset, "k": cfg.quant.k, "B": cfg.quant.B,
+            "dataset": cfg.dataset, "network": cfg.arch.name, "k": cfg.quant.k, "B": cfg.quant.B,
             "thresholds_per_neuron": n,
             "npz": repo_relative(cfg.npz), "npz_epochs": npz_info["epochs"],
             "npz_sha256": npz_info["sha256"], "batch_size": cfg.batch_size,

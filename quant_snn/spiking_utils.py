@@ -1,7 +1,7 @@
 """The spiking network: one-time-step integrate-and-fire layers with 2^k*B thresholds, and the npz converter.
 
 Users of the original know this module as ``spiking_utils``. Each convolution neuron integrates
-``mem = W * input`` (the first layer's input is the standardized image times 2^k, every later input is an
+``mem = W * input`` (the first layer's input is the preprocessed image times 2^k, every later input is an
 integer spike count) and emits one spike per threshold it reaches (:mod:`quant_snn.thresholds`), so its spike
 count is the integer ``2^k * q`` of the quantized ANN. The dense layer integrates without spiking; its potential
 is ``2^k`` times the ANN's class score. Everything is ``keras.ops``, batched, with no Python loop over
@@ -16,22 +16,13 @@ import keras
 import numpy as np
 from keras import ops
 
+from .architecture import VGG, Architecture, conv_geometry
 from .config import QuantConfig
-from .model import INPUT_SHAPE, VGG_CONVS, ConvSpec
 from .precision import enable_float64
 from .spike_noise import binomial_cdf_table, drop_spikes, uniform
 from .thresholds import FoldedThresholds, fold_batchnorm
 
 NOISE_LAYERS = ("first", "all")
-
-
-def conv_geometry(n: int, kernel: int, stride: int, padding: str) -> tuple[int, int, int]:
-    """(output size, padding before, padding after) along one axis, by TensorFlow's rules."""
-    if padding != "same":
-        return (n - kernel) // stride + 1, 0, 0
-    out = -(-n // stride)
-    total = max((out - 1) * stride + kernel - n, 0)
-    return out, total // 2, total - total // 2
 
 
 def window_coverage(size: tuple[int, int], kernel: int, stride: int, padding: str) -> np.ndarray:
@@ -201,11 +192,19 @@ class IntegratingDense(keras.layers.Layer):
 class SpikingNetwork:
     """The spiking Keras model and what the evaluation needs to know about it."""
 
-    model: keras.Model  # input: standardized images; outputs: potential, spikes per layer, fan-in per layer
+    model: keras.Model  # input: preprocessed images; outputs: potential, spikes per layer, fan-in per layer
     quant: QuantConfig
-    convs: tuple[ConvSpec, ...]
+    arch: Architecture
     n_classes: int
-    layer_shapes: tuple[tuple[int, int, int], ...]  # (H, W, C) of every spiking layer
+
+    @property
+    def convs(self):
+        return self.arch.convs
+
+    @property
+    def layer_shapes(self) -> list[tuple[int, int, int]]:
+        """(H, W, C) of every spiking layer."""
+        return self.arch.layer_shapes()
 
     @property
     def neurons_per_layer(self) -> list[int]:
@@ -213,26 +212,20 @@ class SpikingNetwork:
 
     def ann_macs_per_layer(self) -> list[int]:
         """Multiply-accumulates of the equivalent ANN, per conv layer and the dense layer."""
-        macs, channels = [], INPUT_SHAPE[-1]
-        for spec, shape in zip(self.convs, self.layer_shapes):
-            macs.append(int(np.prod(shape)) * spec.kernel * spec.kernel * channels)
-            channels = spec.filters
-        macs.append(int(np.prod(self.layer_shapes[-1])) * self.n_classes)
-        return macs
+        return self.arch.ann_macs(self.n_classes)
 
 
 def build_spiking_model(
     params: list[np.ndarray],
     quant: QuantConfig,
     *,
-    convs: tuple[ConvSpec, ...] = VGG_CONVS,
-    input_shape: tuple[int, int, int] = INPUT_SHAPE,
+    arch: Architecture = VGG,
     noise_ratio: float = 0.0,
     noise_layers: str = "first",
     seed: int | None = None,
     return_counts: bool = False,
 ) -> SpikingNetwork:
-    """Convert an npz ``params`` list (already checked) into a spiking network.
+    """Convert an npz ``params`` list of ``arch`` (already checked) into a spiking network.
 
     With ``return_counts`` the model also outputs every layer's spike-count tensor (for tests and analysis).
     """
@@ -243,28 +236,27 @@ def build_spiking_model(
     if not 0.0 <= noise_ratio < 1.0:
         raise ValueError("noise_ratio must be in [0, 1)")
     n = quant.levels
-    inputs = keras.Input(shape=input_shape, name="image")
+    inputs = keras.Input(shape=arch.input_shape, name="image")
     x, channel_sum, spikes, fan_ins, all_counts, layers = inputs, None, [], [], [], []
-    for i, spec in enumerate(convs):
+    for i, spec in enumerate(arch.convs):
         noisy = noise_ratio > 0 and (i == 0 or noise_layers == "all")
         layer = SpikingConv2D(
             spec.filters, spec.kernel, spec.stride, spec.padding, n_thresholds=n,
             input_scale=float(2**quant.k) if i == 0 else 1.0, noise_ratio=noise_ratio if noisy else 0.0,
-            seed=None if seed is None else seed + i, exact_input=i == 0, name=f"s{spec.name}",
+            seed=None if seed is None else seed + i, exact_input=not spec.ternary, name=f"s{spec.name}",
         )
-        if i > 0:  # SOPs count the input spikes of conv0..conv10; the encoding layer's input is the image
+        if i > 0:  # SOPs count the input spikes of every layer after the first; the first one's input is the image
             fan_ins.append(WindowSum(spec.kernel, spec.stride, spec.padding, name=f"fan_in_{spec.name}")(channel_sum))
         x, channel_sum = layer(x)
         layers.append(layer)
         spikes.append(keras.layers.Lambda(lambda t: ops.sum(t, axis=(1, 2)), name=f"spikes_{spec.name}")(channel_sum))
         all_counts.append(x)
-    dense = IntegratingDense(params[-1].shape[1], name="dense")
+    conv_params, dense_kernel = arch.split_params(params)
+    dense = IntegratingDense(dense_kernel.shape[1], name="dense")
     potential = dense(keras.layers.Flatten()(x))
     outputs = [potential, spikes, fan_ins] + ([all_counts] if return_counts else [])
-    model = keras.Model(inputs, outputs, name=f"snn_{quant.tag}")
-    for i, layer in enumerate(layers):
-        kernel, beta, gamma, mean, var = params[5 * i : 5 * i + 5]
-        layer.set_params(kernel, fold_batchnorm(beta, gamma, mean, var, quant.k, n))
-    dense.kernel.assign(params[-1])
-    shapes = tuple(tuple(int(d) for d in counts.shape[1:]) for counts in all_counts)
-    return SpikingNetwork(model, quant, tuple(convs), int(params[-1].shape[1]), shapes)
+    model = keras.Model(inputs, outputs, name=f"snn_{arch.name}_{quant.tag}")
+    for layer, p in zip(layers, conv_params):
+        layer.set_params(p.kernel, fold_batchnorm(p.beta, p.gamma, p.moving_mean, p.moving_variance, quant.k, n))
+    dense.kernel.assign(dense_kernel)
+    return SpikingNetwork(model, quant, arch, int(dense_kernel.shape[1]))

@@ -22,10 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import BN_EPSILON
+from .config import BN_EPSILON, ROUNDING_OFFSET
 from .errors import UserError
-from .quantizers import ROUNDING_OFFSET
-
 
 
 @dataclass(frozen=True)
@@ -42,21 +40,25 @@ class FoldedThresholds:
         return self.hi.astype(np.float64) + self.lo.astype(np.float64)
 
 
-def threshold_levels(k: int, n: int) -> np.ndarray:
+def threshold_levels(k: int, n: int, rounding_offset: float = ROUNDING_OFFSET) -> np.ndarray:
     """The ANN activations ``a_i = (i + 1/2 - 1e-5) / 2^k`` at which the quantizer steps up."""
-    return (np.arange(n, dtype=np.float64) + 0.5 - ROUNDING_OFFSET) / 2.0**k
+    return (np.arange(n, dtype=np.float64) + 0.5 - rounding_offset) / 2.0**k
 
 
 def fold_batchnorm(
-    beta: np.ndarray, gamma: np.ndarray, mean: np.ndarray, var: np.ndarray, k: int, n: int, eps: float = BN_EPSILON
+    beta: np.ndarray, gamma: np.ndarray, mean: np.ndarray, var: np.ndarray, k: int, n: int, eps: float = BN_EPSILON,
+    rounding_offset: float = ROUNDING_OFFSET,
 ) -> FoldedThresholds:
-    """Fold one batch norm (per-channel vectors) into ``n = 2^k * B`` thresholds per channel."""
+    """Fold one batch norm (per-channel vectors) into ``n = 2^k * B`` thresholds per channel.
+
+    ``rounding_offset=0`` gives the original code's thresholds, which leave the ANN's offset out (for comparisons
+    with its simulator; they disagree with the ANN where a batch-norm output lies within 1e-5 / 2^k below a step)."""
     beta, gamma, mean, var = (np.asarray(v, dtype=np.float64)[:, None] for v in (beta, gamma, mean, var))
     if not np.all(np.isfinite(np.concatenate([beta, gamma, mean, var]))):
         raise UserError("batch-norm parameters contain NaN or infinity: the weights file is broken")
     if np.any(var + eps <= 0):
         raise UserError("a batch-norm moving variance is below -epsilon: the weights file is broken")
-    levels = threshold_levels(k, n)[None, :]
+    levels = threshold_levels(k, n, rounding_offset)[None, :]
     scale = 2.0**k
     safe_gamma = np.where(gamma == 0, 1.0, gamma)
     theta = scale * ((levels - beta) * np.sqrt(var + eps) / safe_gamma + mean)

@@ -1,4 +1,4 @@
-"""Training and evaluation of the quantized or FP32 VGG-Net with ``model.fit``, one checkpoint per epoch."""
+"""Training and evaluation of a quantized or FP32 network with ``model.fit``, one checkpoint per epoch."""
 
 from __future__ import annotations
 
@@ -14,20 +14,21 @@ import keras
 import numpy as np
 
 from .atomic import atomic_write_text, remove_stale_temporaries, writable_folder
-from .augment import CifarPreprocess
+from .architecture import VGG, Architecture
+from .augment import Preprocess
 from .checkpoint import checkpoint_state, load_checkpoint, save_checkpoint
 from .config import QuantConfig, RunFiles, dataset_spec
-from .data import Cifar, load_cifar
+from .data import Dataset, load_dataset
 from .distribute import DataParallel, check_batch, data_parallel, single_device
 from .errors import UserError
-from .model import VGG_CONVS, ConvSpec, build_vgg
+from .model import build_network
 from .optim import check_optimizer, make_loss, make_optimizer
 from .recipes import recipe_flags
 from .precision import check_precision, dtype_policy, full_float32
 from .schedules import StepSchedule, check_schedule
 from .seeding import MAX_EPOCHS, check_seed, set_seed
 from .run_lock import exclusive_run
-from .weights import assign_params, expected_shapes, load_npz, model_params, read_npz, save_npz
+from .weights import assign_params, load_npz, model_params, read_npz, save_npz
 
 
 @dataclass
@@ -56,10 +57,10 @@ class RunConfig:
     label_smoothing: float = 0.0
     init_npz: Path | None = None  # start a new run from these weights (e.g. a trained FP32 npz)
     overwrite: bool = False  # --resume False over an earlier run: move its files aside instead of refusing
-    convs: tuple[ConvSpec, ...] = VGG_CONVS  # the network's convolutions (tests train small variants)
+    arch: Architecture | None = None  # the network (default: the dataset's; tests train small variants)
 
     def __post_init__(self) -> None:
-        dataset_spec(self.dataset)
+        self.arch = self.arch or dataset_spec(self.dataset).architecture
         if self.mode not in ("training", "inference"):
             raise UserError(f"unknown --mode {self.mode!r}: use training or inference")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
@@ -134,18 +135,20 @@ class RunConfig:
 
 def build_training_model(
     n_classes: int, quant: QuantConfig, seed: int, parallel: DataParallel | None = None, precision: str = "float32",
-    convs: tuple[ConvSpec, ...] = VGG_CONVS,
+    arch: Architecture | None = None, pixels: tuple[int, int, int] = (32, 32, 3),
 ) -> tuple[keras.Model, keras.Model]:
-    """Return (pixels -> logits model with in-graph preprocessing, the VGG core that the npz describes).
+    """Return (pixels -> logits model with in-graph preprocessing, the core network that the npz describes);
+    ``arch`` defaults to the VGG-Net, ``pixels`` is the shape of one stored image.
 
     Build it inside ``parallel.scope()``. Preprocessing always runs in float32; ``precision`` applies to the core.
     """
+    arch = arch or VGG
     parallel = parallel or single_device()
-    preprocess = CifarPreprocess(seed=seed, dtype="float32")
+    preprocess = Preprocess(size=arch.input_shape[0], seed=seed, preprocessing=arch.preprocessing, dtype="float32")
     preprocess.replica_context = parallel.replica_context
     with dtype_policy(precision):
-        core = build_vgg(n_classes, quant, convs=convs, synchronized_batchnorm=parallel.synchronized_batchnorm)
-    full = keras.Sequential([keras.Input((32, 32, 3), name="pixels"), preprocess, core], name="cifar")
+        core = build_network(n_classes, quant, arch, synchronized_batchnorm=parallel.synchronized_batchnorm)
+    full = keras.Sequential([keras.Input(pixels, name="pixels"), preprocess, core], name=f"{arch.name}_training")
     return full, core
 
 
@@ -167,15 +170,17 @@ def learning_rate_for(cfg: RunConfig, train_size: int):
 
 
 def init_from_npz(cfg: RunConfig, core: keras.Model) -> None:
-    """Load any VGG-Net npz of the same shapes (FP32 into a quantized net: the kernels become its latent weights)."""
+    """Load any npz of the same network and shapes (FP32 into a quantized net: the kernels become its latent
+    weights)."""
     params, info = read_npz(cfg.init_npz)
     if info.dataset is not None and info.dataset != cfg.dataset:
         raise UserError(f"--init_npz {cfg.init_npz} was trained on {info.dataset}, not {cfg.dataset}")
-    shapes = expected_shapes(core)
+    shapes = cfg.arch.param_shapes(dataset_spec(cfg.dataset).n_classes)
     got = [p.shape for p in params]
     if got != shapes:
         where = next((i for i, (a, b) in enumerate(zip(got, shapes)) if a != b), min(len(got), len(shapes)))
-        raise UserError(f"--init_npz {cfg.init_npz} does not fit this VGG-Net: {len(got)} arrays, params[{where}] "
+        raise UserError(f"--init_npz {cfg.init_npz} does not fit this {cfg.arch.title}: {len(got)} arrays, "
+                        f"params[{where}] "
                         f"has shape {got[where] if where < len(got) else 'none'}, expected "
                         f"{shapes[where] if where < len(shapes) else 'none'}")
     assign_params(core, params)
@@ -286,10 +291,10 @@ def set_aside_previous_run(cfg: RunConfig) -> None:
     print(f"starting anew (--overwrite True): the earlier run's files were moved to {aside}")
 
 
-def train(cfg: RunConfig, data: Cifar | None = None) -> list[dict]:
+def train(cfg: RunConfig, data: Dataset | None = None) -> list[dict]:
     """Train for ``cfg.epochs`` more epochs (from scratch or from the checkpoint); returns the whole history."""
     spec = dataset_spec(cfg.dataset)
-    data = data or load_cifar(spec, cfg.data_dir)
+    data = data or load_dataset(spec, cfg.data_dir)
     parallel = data_parallel(cfg.cpu_devices) if cfg.distribute else single_device()
     check_batch(cfg.batch_size, parallel, sizes=(len(data.x_train), len(data.x_test)))
     if cfg.distribute:
@@ -304,8 +309,9 @@ def train(cfg: RunConfig, data: Cifar | None = None) -> list[dict]:
             return _train(cfg, data, spec.n_classes, parallel)
 
 
-def _train(cfg: RunConfig, data: Cifar, n_classes: int, parallel: DataParallel) -> list[dict]:
-    model, core = build_training_model(n_classes, cfg.quant, cfg.seed, parallel, cfg.precision, cfg.convs)
+def _train(cfg: RunConfig, data: Dataset, n_classes: int, parallel: DataParallel) -> list[dict]:
+    pixels = dataset_spec(cfg.dataset).pixels
+    model, core = build_training_model(n_classes, cfg.quant, cfg.seed, parallel, cfg.precision, cfg.arch, pixels)
     optimizer = compile_model(model, learning_rate_for(cfg, len(data.x_train)), cfg.optimizer, cfg.weight_decay,
                               cfg.label_smoothing)
     start_epoch, history = 0, []
@@ -324,7 +330,7 @@ def _train(cfg: RunConfig, data: Cifar, n_classes: int, parallel: DataParallel) 
               + (f"{cfg.learning_rate:g}" if not cfg.scheduled else f"schedule {cfg.flags()}"))
     if cfg.init_npz is not None:
         init_from_npz(cfg, core)
-    twin, twin_core = build_training_model(n_classes, cfg.quant, cfg.seed, parallel, convs=cfg.convs)
+    twin, twin_core = build_training_model(n_classes, cfg.quant, cfg.seed, parallel, arch=cfg.arch, pixels=pixels)
     compile_model(twin, cfg.learning_rate)  # plain cross-entropy: test losses compare across recipes
     test = NpzTest(twin, twin_core, _as_float(data.x_test), data.y_test, cfg.batch_size)
     end_epoch = cfg.epochs if cfg.scheduled else start_epoch + cfg.epochs
@@ -351,13 +357,13 @@ def check_resumable(cfg: RunConfig, saved: dict) -> None:
                         "with the same flags (or start anew with --resume False)")
 
 
-def evaluate(cfg: RunConfig, data: Cifar | None = None) -> tuple[float, float]:
+def evaluate(cfg: RunConfig, data: Dataset | None = None) -> tuple[float, float]:
     """Test loss and accuracy of the saved weights file (``cfg.npz`` or the run's own npz)."""
     spec = dataset_spec(cfg.dataset)
     path = cfg.npz or cfg.npz_path
-    model, core = build_training_model(spec.n_classes, cfg.quant, cfg.seed, convs=cfg.convs)
-    load_npz(path, core, dataset=cfg.dataset, quant=cfg.quant)
-    data = data or load_cifar(spec, cfg.data_dir)
+    model, core = build_training_model(spec.n_classes, cfg.quant, cfg.seed, arch=cfg.arch, pixels=spec.pixels)
+    load_npz(path, core, dataset=cfg.dataset, quant=cfg.quant, arch=cfg.arch)
+    data = data or load_dataset(spec, cfg.data_dir)
     compile_model(model, cfg.learning_rate)
     loss, accuracy = model.evaluate(
         _as_float(data.x_test), data.y_test, batch_size=cfg.batch_size, verbose=cfg.verbose, return_dict=False

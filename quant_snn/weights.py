@@ -1,8 +1,9 @@
 """The weights file (npz) contract shared with the original code and the spiking simulator.
 
 ``np.savez(path, params=[...])``: a list in layer order, for each convolution its kernel (HxWxInxOut; ternary
-values for conv0..conv10 of a quantized net) followed by its batch norm's beta, gamma, moving_mean,
-moving_variance, and finally the dense kernel (512 x n_classes). Metadata (dataset, k, B, n_classes, epochs,
+values for the ternary convolutions of a quantized net) followed by its batch norm's beta, gamma, moving_mean,
+moving_variance, and finally the dense kernel (features x n_classes); the layout is the architecture's
+(:meth:`quant_snn.architecture.Architecture.param_shapes`, ``split_params``). Metadata (dataset, k, B, n_classes, epochs,
 test accuracy) sits in extra keys that the original reader ignores; files without them are accepted after a
 full shape check.
 """
@@ -20,8 +21,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .architecture import BN_ARRAYS, Architecture
 from .atomic import atomic_write
-from .config import QuantConfig
+from .config import QuantConfig, dataset_spec
 from .errors import UserError
 from .model import bn_name, conv_layers
 from .safe_npz import MAX_MEMBER_BYTES, UnsafeNpz, load_safe_npz
@@ -31,7 +33,7 @@ FORMAT_VERSION = 1
 METADATA_KEYS = ("format_version", "dataset", "quantized", "k", "B", "n_classes", "epochs", "test_accuracy", "training")
 METADATA_MAX_BYTES = 2**20
 MAX_FILE_BYTES = 2 * MAX_MEMBER_BYTES
-BN_ORDER = ("beta", "gamma", "moving_mean", "moving_variance")
+BN_ORDER = BN_ARRAYS
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class NpzInfo:
 
 
 def model_params(model) -> list[np.ndarray]:
-    """The ``params`` list of the contract, taken from a model built by :func:`quant_snn.model.build_vgg`."""
+    """The ``params`` list of the contract, taken from a model built by :func:`quant_snn.model.build_network`."""
     params: list[np.ndarray] = []
     for conv in conv_layers(model):
         params.append(keras.ops.convert_to_numpy(conv.quantized_kernel()).astype(np.float32))
@@ -56,15 +58,6 @@ def model_params(model) -> list[np.ndarray]:
         params.extend(keras.ops.convert_to_numpy(getattr(bn, name)).astype(np.float32) for name in BN_ORDER)
     params.append(keras.ops.convert_to_numpy(model.get_layer("dense").kernel).astype(np.float32))
     return params
-
-
-def expected_shapes(model) -> list[tuple[int, ...]]:
-    shapes: list[tuple[int, ...]] = []
-    for conv in conv_layers(model):
-        shapes.append(tuple(conv.kernel.shape))
-        shapes.extend([(conv.filters,)] * len(BN_ORDER))
-    shapes.append(tuple(model.get_layer("dense").kernel.shape))
-    return shapes
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -114,7 +107,7 @@ def read_npz(path: str | os.PathLike) -> tuple[list[np.ndarray], NpzInfo]:
     """Read the params list and whatever metadata the file carries."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"weights file {path} not found: train first (Quant_VGG_*.py / FP32_VGG_*.py) or pass --npz")
+        raise UserError(f"weights file {path} not found: train first (the Quant_* / FP32_* scripts) or pass --npz")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise UserError(f"weights file {path} is {path.stat().st_size:,} bytes, more than any weights file needs "
                         f"({MAX_FILE_BYTES:,})")
@@ -187,10 +180,14 @@ def _training(text) -> dict | None:
 
 
 def check_npz(
-    path: str | os.PathLike, params: list[np.ndarray], info: NpzInfo, model, *, dataset: str, quant: QuantConfig
+    path: str | os.PathLike, params: list[np.ndarray], info: NpzInfo, *, dataset: str, quant: QuantConfig,
+    arch: Architecture | None = None,
 ) -> None:
-    """Refuse a file whose metadata or shapes do not fit the model that the flags describe."""
-    wanted = f"{dataset} {quant.tag}"
+    """Refuse a file whose metadata or shapes do not fit the network that the flags describe (``arch``: the
+    dataset's network unless given)."""
+    spec = dataset_spec(dataset)
+    arch = arch or spec.architecture
+    wanted = f"{dataset} {quant.tag} {arch.title}"
     if info.dataset is not None and info.dataset != dataset:
         raise UserError(f"weights file {path} was trained on {info.dataset}, not {dataset}")
     if info.quant is not None and info.quant != quant:
@@ -198,19 +195,26 @@ def check_npz(
             f"weights file {path} holds a {info.quant.tag} network but the flags ask for {quant.tag}: "
             f"pass the matching --k/--B or another --npz"
         )
-    shapes = expected_shapes(model)
+    shapes = arch.param_shapes(spec.n_classes)
     if len(params) != len(shapes):
-        raise UserError(f"weights file {path} has {len(params)} arrays in 'params', a {wanted} VGG-Net needs {len(shapes)}")
+        raise UserError(f"weights file {path} has {len(params)} arrays in 'params', a {wanted} needs {len(shapes)}")
     for i, (p, shape) in enumerate(zip(params, shapes)):
         if p.shape != shape:
             raise UserError(
-                f"weights file {path}: params[{i}] has shape {p.shape}, a {wanted} VGG-Net needs {shape}"
+                f"weights file {path}: params[{i}] has shape {p.shape}, a {wanted} needs {shape}"
                 + (" (wrong number of classes?)" if i == len(shapes) - 1 else "")
             )
     if quant.quantized:  # our files and the original's both store the ternary kernels themselves
-        kernels = [params[i] for i in range(5, len(params) - 1, 5)]  # conv0..conv10, skipping conv00 at index 0
-        if any(not np.isin(kernel, (-1.0, 0.0, 1.0)).all() for kernel in kernels):
-            raise UserError(f"weights file {path} has non-ternary conv0..conv10 kernels: it is not a {quant.tag} network")
+        convs, _ = arch.split_params(params)
+        broken = [c.spec.name for c in convs if c.spec.ternary and not is_ternary(c.kernel)]
+        if broken:
+            raise UserError(f"weights file {path} has non-ternary {', '.join(broken)} kernels: it is not a "
+                            f"{quant.tag} network")
+
+
+def is_ternary(kernel: np.ndarray) -> bool:
+    """Whether every weight is -1, 0 or 1 (a quantized network's kernels, as stored)."""
+    return bool(np.isin(kernel, (-1.0, 0.0, 1.0)).all())
 
 
 def unconfirmed(path: str | os.PathLike, info: NpzInfo, quant: QuantConfig) -> str | None:
@@ -234,12 +238,13 @@ def assign_params(model, params: list[np.ndarray]) -> None:
 
 
 def load_npz(
-    path: str | os.PathLike, model, *, dataset: str, quant: QuantConfig
+    path: str | os.PathLike, model, *, dataset: str, quant: QuantConfig, arch: Architecture | None = None
 ) -> tuple[list[np.ndarray], NpzInfo]:
-    """Check ``path`` against the model the flags describe and load it; returns the checked params (for other
-    models of the same network, e.g. the spiking one) and the file's metadata."""
+    """Check ``path`` against the network the flags describe (``arch``, default the dataset's) and load it into
+    ``model``, built from it; returns the checked params (for other models of the same network, e.g. the spiking
+    one) and the file's metadata."""
     params, info = read_npz(path)
-    check_npz(path, params, info, model, dataset=dataset, quant=quant)
+    check_npz(path, params, info, dataset=dataset, quant=quant, arch=arch)
     warning = unconfirmed(path, info, quant)
     if warning:
         print(f"warning: {warning}", file=sys.stderr, flush=True)

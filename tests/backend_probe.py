@@ -15,12 +15,12 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from quant_snn.cli import spiking_main  # noqa: E402
 from quant_snn.config import QuantConfig  # noqa: E402
 from quant_snn.train import RunConfig, evaluate, train  # noqa: E402
-from synthetic import SMALL_CONVS  # noqa: E402
+from synthetic import SMALL, SMALL_CONVS  # noqa: E402
 
 
 def run_config(data_dir, run_dir, **kwargs) -> RunConfig:
     return RunConfig(dataset="cifar10", quant=QuantConfig(1, 2), data_dir=data_dir, output_dir=run_dir,
-                     batch_size=10, verbose=0, convs=SMALL_CONVS, **kwargs)
+                     batch_size=10, verbose=0, arch=SMALL, **kwargs)
 
 
 def probe(data_dir: str, run_dir: str, spiking_npz: str, figs_dir: str) -> int:

@@ -22,14 +22,14 @@ if __name__ == "__main__":
     from quant_snn.config import parse_tag
     from quant_snn.seeding import set_seed
     from quant_snn.train import RunConfig, build_training_model, train
-    from synthetic import SMALL_CONVS
+    from synthetic import SMALL, SMALL_CONVS
 
     for name, distribute in (("two", True), ("one", False)):  # TensorFlow splits the CPU at the first run
         cfg = RunConfig(dataset="cifar10", quant=parse_tag(tag), data_dir=data_dir, output_dir=out_dir / name,
                         epochs=1, batch_size=20, verbose=0, seed=7, distribute=distribute,
-                        cpu_devices=devices if distribute else None, convs=SMALL_CONVS)
+                        cpu_devices=devices if distribute else None, arch=SMALL)
         history = train(cfg)
         set_seed(cfg.seed)  # the same draws as train() made: the initial variables
-        model, _ = build_training_model(10, cfg.quant, cfg.seed, convs=SMALL_CONVS)
+        model, _ = build_training_model(10, cfg.quant, cfg.seed, arch=SMALL)
         np.savez(cfg.output_dir / "init.npz", *[keras.ops.convert_to_numpy(v) for v in model.variables])
         print(f"{name}: test accuracy {history[-1]['test_accuracy']}")

@@ -7,13 +7,21 @@ from pathlib import Path
 
 import numpy as np
 
+from dataclasses import replace
+
+from quant_snn.architecture import VGG, Architecture, ConvSpec
 from quant_snn.config import DatasetSpec
 from quant_snn.data import write_batch
-from quant_snn.model import ConvSpec
 
 # A three-convolution variant of the VGG (encoding layer, a ternary 3x3, a ternary 2x2 stride-2 "pooling"): tests of
 # the training loop's bookkeeping (resume, checkpoints, schedules) train it in a fraction of the VGG's compile time.
-SMALL_CONVS = (ConvSpec("conv00", 8, 3), ConvSpec("conv0", 8, 3), ConvSpec("conv1", 8, 2, 2))
+SMALL_CONVS = (ConvSpec("conv00", 8, 3, ternary=False), ConvSpec("conv0", 8, 3), ConvSpec("conv1", 8, 2, 2))
+SMALL = VGG.variant(SMALL_CONVS)
+
+
+def arch_of(convs, input_shape=(24, 24, 3), base: Architecture = VGG) -> Architecture:
+    """A test network: ``convs`` on ``input_shape``, the first convolution real-valued (the pixel encoder)."""
+    return base.variant((replace(convs[0], ternary=False), *convs[1:]), tuple(input_shape))
 
 
 def learnable_images(labels: np.ndarray, n_classes: int, rng: np.random.Generator) -> np.ndarray:
@@ -61,4 +69,4 @@ def write_archive(spec: DatasetSpec, data_dir: Path, out: Path, **kwargs) -> Pat
     return out
 
 
-__all__ = ["write_dataset", "write_archive", "learnable_images", "hue_images", "SMALL_CONVS"]
+__all__ = ["write_dataset", "write_archive", "learnable_images", "hue_images", "SMALL_CONVS", "SMALL", "arch_of"]

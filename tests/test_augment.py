@@ -3,7 +3,7 @@ import numpy as np
 from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
-from quant_snn.augment import (CifarPreprocess, _random_crop, augment, central_crop, preprocess_test, standardize,
+from quant_snn.augment import (Preprocess, _random_crop, augment, central_crop, preprocess_test, standardize,
                                standardize_pixels)
 
 pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
@@ -27,7 +27,7 @@ def test_standardize_matches_per_image_definition():
 def test_test_time_is_central_crop_then_standardize():
     x = np.rint(images(3))
     np.testing.assert_array_equal(to_numpy(central_crop(x)), x[:, 4:28, 4:28])
-    layer = CifarPreprocess(seed=0)  # float32 standardization: equal up to rounding
+    layer = Preprocess(seed=0)  # float32 standardization: equal up to rounding
     np.testing.assert_allclose(to_numpy(layer(x, training=False)), to_numpy(preprocess_test(x)), atol=2e-6)
 
 
@@ -97,7 +97,7 @@ def test_random_crop_windows_are_independent_and_in_bounds():
 def test_augmented_gray_image_is_a_standardized_crop_or_its_mirror():
     # brightness and contrast are affine per image when all channels are equal, so standardization undoes them
     x = images(24, seed=2, gray=True)
-    layer = CifarPreprocess(seed=5)
+    layer = Preprocess(seed=5)
     out = to_numpy(layer(x, training=True))
     assert out.shape == (24, 24, 24, 3)
     flips = 0
@@ -126,19 +126,19 @@ def test_brightness_and_contrast_ranges():
 
 def test_seeded_and_reproducible():
     x = images(8)
-    a = to_numpy(CifarPreprocess(seed=11)(x, training=True))
-    b = to_numpy(CifarPreprocess(seed=11)(x, training=True))
-    c = to_numpy(CifarPreprocess(seed=12)(x, training=True))
+    a = to_numpy(Preprocess(seed=11)(x, training=True))
+    b = to_numpy(Preprocess(seed=11)(x, training=True))
+    c = to_numpy(Preprocess(seed=12)(x, training=True))
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
-    layer = CifarPreprocess(seed=11)
+    layer = Preprocess(seed=11)
     first, second = to_numpy(layer(x, training=True)), to_numpy(layer(x, training=True))
     assert not np.array_equal(first, second)  # a fresh draw every batch
 
 
 @pytest.mark.parametrize("training", [True, False])
 def test_output_statistics(training):
-    out = to_numpy(CifarPreprocess(seed=0)(images(10), training=training))
+    out = to_numpy(Preprocess(seed=0)(images(10), training=training))
     np.testing.assert_allclose(out.mean(axis=(1, 2, 3)), 0, atol=1e-4)
     np.testing.assert_allclose(out.std(axis=(1, 2, 3)), 1, atol=1e-3)
 

@@ -14,7 +14,7 @@ from quant_snn.cli import spiking_main
 from quant_snn.config import CIFAR10, QuantConfig
 from quant_snn.train import RunConfig, train
 from quant_snn.weights import save_npz
-from synthetic import SMALL_CONVS, hue_images, write_dataset
+from synthetic import SMALL, SMALL_CONVS, hue_images, write_dataset
 from test_spiking_cli import random_model
 from track_imports import MARKER
 
@@ -33,7 +33,7 @@ FLOOR = 0.5
 
 def run_config(data, run_dir, **kwargs):
     return RunConfig(dataset="cifar10", quant=QuantConfig(1, 2), data_dir=data, output_dir=run_dir, batch_size=10,
-                     verbose=0, convs=SMALL_CONVS, **kwargs)
+                     verbose=0, arch=SMALL, **kwargs)
 
 
 def value(stdout, prefix):

@@ -26,7 +26,7 @@ def test_fp32_has_no_levels():
 
 def test_unknown_dataset():
     with pytest.raises(UserError, match="unknown dataset"):
-        dataset_spec("mnist")
+        dataset_spec("svhn")
 
 
 @pytest.mark.parametrize("tag,expected", [("fp32", FP32), ("k1B2", QuantConfig(1, 2)), ("k2B0.5", QuantConfig(2, 0.5))])

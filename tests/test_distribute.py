@@ -12,11 +12,11 @@ from quant_snn.augment import preprocess_test
 from quant_snn.cli import training_main
 from quant_snn.config import CIFAR10, QuantConfig, parse_tag
 from quant_snn.data import load_cifar
-from quant_snn.model import build_vgg
+from quant_snn.model import build_network
 from quant_snn.spiking_utils import build_spiking_model
 from quant_snn.train import RunConfig, build_training_model, evaluate, train
 from quant_snn.weights import assign_params, read_npz
-from synthetic import SMALL_CONVS, write_dataset
+from synthetic import SMALL, SMALL_CONVS, write_dataset
 
 QUANT = "CIFAR10/Quant_VGG_CIFAR10.py"
 
@@ -33,7 +33,7 @@ def probe(backend, data_dir, out_dir, tag):
 def weight_updates(out_dir, tag):
     """The trainable variables' change over the run, as one vector (batch-norm moving statistics left out: in the
     quantized network their large updates would drown the weights')."""
-    model, _ = build_training_model(10, parse_tag(tag), seed=0, convs=SMALL_CONVS)
+    model, _ = build_training_model(10, parse_tag(tag), seed=0, arch=SMALL)
     trainable = [v.trainable for v in model.variables]
     with np.load(out_dir / "init.npz") as f:
         init = [f[key] for key in f.files]
@@ -100,14 +100,14 @@ def test_mixed_precision_run_saves_an_npz_that_evaluates_and_spikes_exactly(tmp_
     and its spiking network equals its float64 ANN on every test image. The dtype policy itself is tested on every
     backend in test_model.py."""
     cfg = RunConfig(dataset="cifar10", quant=QuantConfig(1, 2), data_dir=cifar10_dir, output_dir=tmp_path,
-                    epochs=1, batch_size=20, verbose=0, precision="mixed_bfloat16", convs=SMALL_CONVS)
+                    epochs=1, batch_size=20, verbose=0, precision="mixed_bfloat16", arch=SMALL)
     history = train(cfg)
     loss, accuracy = evaluate(RunConfig(**{**cfg.__dict__, "mode": "inference"}))
     assert accuracy == pytest.approx(history[-1]["test_accuracy"], abs=1e-6)
     params, _ = read_npz(cfg.npz_path)
     images = to_numpy(preprocess_test(load_cifar(CIFAR10, cifar10_dir).x_test))
-    snn = build_spiking_model(params, cfg.quant, convs=SMALL_CONVS, input_shape=images.shape[1:])
-    exact = build_vgg(10, cfg.quant, convs=SMALL_CONVS, input_shape=images.shape[1:], exact=True)
+    snn = build_spiking_model(params, cfg.quant, arch=SMALL)
+    exact = build_network(10, cfg.quant, arch=SMALL, exact=True)
     assign_params(exact, params)
     potential = to_numpy(snn.model.predict_on_batch(images)[0])
     assert np.array_equal(potential.argmax(1), to_numpy(exact.predict_on_batch(images)).argmax(1))

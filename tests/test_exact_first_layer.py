@@ -13,12 +13,12 @@ import pytest
 from keras.ops import convert_to_numpy as to_numpy
 
 from quant_snn.config import QuantConfig
-from quant_snn.model import build_vgg
+from quant_snn.model import build_network
 from quant_snn.precision import compile_for_inference
 from quant_snn.spiking_utils import SpikingConv2D, build_spiking_model
 from quant_snn.thresholds import FoldedThresholds
 from quant_snn.weights import assign_params
-from synthetic import SMALL_CONVS
+from synthetic import SMALL, SMALL_CONVS
 from test_spiking import finish_params, random_params
 
 pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
@@ -71,8 +71,8 @@ def test_exact_ann_and_snn_agree_on_real_valued_images_compiled():
     quant = QuantConfig(1, 2)
     params = finish_params(random_params(rng, SMALL_CONVS, 3, 10), rng, 12 * 12 * 8, 10)
     images = rng.normal(size=(8, 24, 24, 3)).astype(np.float32)
-    snn = compile_for_inference(build_spiking_model(params, quant, convs=SMALL_CONVS).model)
-    exact = build_vgg(10, quant, convs=SMALL_CONVS, exact=True)
+    snn = compile_for_inference(build_spiking_model(params, quant, arch=SMALL).model)
+    exact = build_network(10, quant, arch=SMALL, exact=True)
     assign_params(exact, params)
     compile_for_inference(exact)
     potential = to_numpy(snn.predict_on_batch(images)[0])
@@ -87,7 +87,7 @@ def test_exact_ann_normalizes_in_float64():
     rng = np.random.default_rng(11)
     quant = QuantConfig(1, 2)
     params = finish_params(random_params(rng, SMALL_CONVS, 3, 10), rng, 12 * 12 * 8, 10)
-    exact = build_vgg(10, quant, convs=SMALL_CONVS, exact=True)
+    exact = build_network(10, quant, arch=SMALL, exact=True)
     assign_params(exact, params)
     images = rng.normal(size=(4, 24, 24, 3))
     conv = keras.Model(exact.input, exact.get_layer("conv00").output)

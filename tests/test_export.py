@@ -9,14 +9,15 @@ from hypothesis import given
 from quant_snn.config import QuantConfig
 from quant_snn.errors import UserError
 from quant_snn.export import ALWAYS, NEVER, integer_network, integer_thresholds, run_integer
-from quant_snn.model import VGG_CONVS
+from quant_snn.architecture import VGG
+from synthetic import arch_of
 from test_spiking import (dyadic_images, finish_params, network_case, networks, random_network_settings, random_params,
                           simulate)
 
 
 def assert_same_as_simulator(params, quant, convs, images):
     _, potential, _, _, counts = simulate(params, quant, convs, images)
-    net = integer_network(params, quant, convs)
+    net = integer_network(params, quant, arch_of(convs, images.shape[1:]))
     integer_counts, integer_potential = run_integer(net, images)
     for layer, (ours, theirs) in enumerate(zip(integer_counts, counts)):
         np.testing.assert_array_equal(ours, theirs, err_msg=f"layer {layer}")
@@ -38,8 +39,8 @@ def test_random_networks_integer_form_equals_simulator(network):
 def test_full_vgg_with_negative_and_zero_gamma():
     rng = np.random.default_rng(7)
     quant = QuantConfig(1, 2)
-    params = finish_params(random_params(rng, VGG_CONVS, 3, 10), rng, 512, 10)
-    net, counts = assert_same_as_simulator(params, quant, VGG_CONVS, dyadic_images(rng, 2, 24))
+    params = finish_params(random_params(rng, VGG.convs, 3, 10), rng, 512, 10)
+    net, counts = assert_same_as_simulator(params, quant, VGG.convs, dyadic_images(rng, 2, 24))
     thresholds = np.concatenate([layer.thresholds for layer in net.convs[1:]])
     assert (thresholds == ALWAYS).any() and (thresholds == NEVER).any()  # gamma = 0 channels, both kinds
     assert any(0 < c.mean() < quant.levels for c in counts[1:])
@@ -55,7 +56,7 @@ def test_integer_thresholds_round_toward_firing_side():
 
 def test_fp32_and_non_ternary_are_refused():
     rng = np.random.default_rng(1)
-    params = finish_params(random_params(rng, VGG_CONVS, 3, 10), rng, 512, 10)
+    params = finish_params(random_params(rng, VGG.convs, 3, 10), rng, 512, 10)
     with pytest.raises(UserError, match="FP32 network has no spiking form"):
         integer_network(params, QuantConfig(None, None))
     params[5] = params[5] * 0.5

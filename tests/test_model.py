@@ -5,29 +5,30 @@ import pytest
 
 from quant_snn.config import FP32, QuantConfig
 from quant_snn.layers import QuantConv2D
-from quant_snn.model import VGG_CONVS, build_vgg, conv_layers
+from quant_snn.architecture import VGG
+from quant_snn.model import build_network, conv_layers
 from quant_snn.quantizers import ActivationQuantizer
 from quant_snn.train import build_training_model
-from synthetic import SMALL_CONVS
+from synthetic import SMALL, SMALL_CONVS
 
 
 @pytest.mark.parametrize("n_classes,count", [(10, 5_079_232), (100, 5_125_312)])
 def test_parameter_count_and_output_shape(n_classes, count):
-    model = build_vgg(n_classes, QuantConfig(1, 2))
+    model = build_network(n_classes, QuantConfig(1, 2))
     assert model.count_params() == count  # includes the batch-norm statistics
     assert model.output_shape == (None, n_classes)
-    assert [layer.name for layer in conv_layers(model)] == [spec.name for spec in VGG_CONVS]
+    assert [layer.name for layer in conv_layers(model)] == [spec.name for spec in VGG.convs]
 
 
 def test_layer_shapes_follow_the_design():
-    model = build_vgg(10, QuantConfig(1, 2))
-    sizes = [model.get_layer(spec.name).output.shape[1:] for spec in VGG_CONVS]
+    model = build_network(10, QuantConfig(1, 2))
+    sizes = [model.get_layer(spec.name).output.shape[1:] for spec in VGG.convs]
     assert sizes[:3] == [(24, 24, 64)] * 3 and sizes[3] == (12, 12, 64)
     assert sizes[4] == (12, 12, 128) and sizes[6] == (6, 6, 128) and sizes[9] == (3, 3, 256) and sizes[10] == (3, 3, 512) and sizes[11] == (1, 1, 512)
 
 
 def test_only_conv0_to_conv10_are_ternary_and_activations_are_quantized():
-    model = build_vgg(10, QuantConfig(1, 2))
+    model = build_network(10, QuantConfig(1, 2))
     convs = conv_layers(model)
     assert convs[0].kernel_quantizer is None
     assert all(conv.kernel_quantizer is not None for conv in convs[1:])
@@ -42,7 +43,7 @@ def test_only_conv0_to_conv10_are_ternary_and_activations_are_quantized():
 
 
 def test_fp32_network_has_no_quantization():
-    model = build_vgg(10, FP32)
+    model = build_network(10, FP32)
     assert not any(isinstance(layer, ActivationQuantizer) for layer in model.layers)
     assert all(layer.kernel_quantizer is None for layer in model.layers if isinstance(layer, QuantConv2D))
     assert model.count_params() == 5_079_232
@@ -50,14 +51,14 @@ def test_fp32_network_has_no_quantization():
 
 @pytest.mark.backends
 def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_scores():
-    model, core = build_training_model(10, QuantConfig(1, 2), seed=0, precision="mixed_bfloat16", convs=SMALL_CONVS)
+    model, core = build_training_model(10, QuantConfig(1, 2), seed=0, precision="mixed_bfloat16", arch=SMALL)
     assert core.get_layer("conv1").compute_dtype == "bfloat16"
     assert core.get_layer("quant1").compute_dtype == "bfloat16"
     assert core.get_layer("dense").compute_dtype == "float32" and model.layers[0].compute_dtype == "float32"
     assert {v.dtype for v in model.variables if v.dtype.startswith("float")} == {"float32"}
     x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
     assert keras.backend.standardize_dtype(model(x).dtype) == "float32"
-    fresh, fresh_core = build_training_model(10, QuantConfig(1, 2), seed=0, convs=SMALL_CONVS)  # no leak
+    fresh, fresh_core = build_training_model(10, QuantConfig(1, 2), seed=0, arch=SMALL)  # no leak
     assert fresh_core.get_layer("conv1").compute_dtype == "float32"
 
 
@@ -68,7 +69,7 @@ def test_set_seed_fixes_the_initial_weights_on_every_backend():
     weights = []
     for seed in (3, 3, 4):
         set_seed(seed)
-        weights.append(build_vgg(10, QuantConfig(1, 2)).get_layer("conv3").kernel)
+        weights.append(build_network(10, QuantConfig(1, 2)).get_layer("conv3").kernel)
     first, again, other = (to_numpy(w) for w in weights)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)

@@ -16,7 +16,8 @@ torch = pytest.importorskip("torch")
 from conftest import REPO, script_env  # noqa: E402
 from quant_snn.config import QuantConfig  # noqa: E402
 from quant_snn.export import integer_network  # noqa: E402
-from quant_snn.model import VGG_CONVS, ConvSpec  # noqa: E402
+from quant_snn.architecture import VGG, ConvSpec  # noqa: E402
+from synthetic import arch_of  # noqa: E402
 from quant_snn.nir_export import write_nir  # noqa: E402
 from test_spiking import finish_params, random_params, simulate  # noqa: E402
 
@@ -74,18 +75,18 @@ def test_small_random_networks_through_a_nir_file(tmp_path, seed):
     quant = QuantConfig(seed % 2, [1.0, 2.0, 4.0][seed])
     params = finish_params(random_params(rng, convs, 3, 7), rng, 2 * 2 * 3, 7)
     images = rng.normal(size=(4, 8, 8, 3)).astype(np.float32)
-    path = write_nir(integer_network(params, quant, convs), tmp_path / "snn.nir", input_shape=(8, 8, 3))
+    path = write_nir(integer_network(params, quant, arch_of(convs, (8, 8, 3))), tmp_path / "snn.nir")
     check_against_simulator(path, params, quant, convs, images)
 
 
 def test_full_vgg_through_a_nir_file(tmp_path):
     rng = np.random.default_rng(7)
     quant = QuantConfig(1, 2)
-    params = finish_params(random_params(rng, VGG_CONVS, 3, 10), rng, 512, 10)
+    params = finish_params(random_params(rng, VGG.convs, 3, 10), rng, 512, 10)
     path = write_nir(integer_network(params, quant), tmp_path / "vgg.nir")
     graph = nir.read(path)
-    assert sum(isinstance(n, nir.Threshold) for n in graph.nodes.values()) == len(VGG_CONVS) * quant.levels
-    check_against_simulator(path, params, quant, VGG_CONVS, rng.normal(size=(2, 24, 24, 3)).astype(np.float32))
+    assert sum(isinstance(n, nir.Threshold) for n in graph.nodes.values()) == len(VGG.convs) * quant.levels
+    check_against_simulator(path, params, quant, VGG.convs, rng.normal(size=(2, 24, 24, 3)).astype(np.float32))
 
 
 def check_against_simulator(path, params, quant, convs, images):
@@ -100,17 +101,17 @@ def check_against_simulator(path, params, quant, convs, images):
 def test_spiking_script_exports_and_refuses_fp32(tmp_path, capsys):
     """The export through the script in a subprocess; the refusal through its entry point in this process."""
     from quant_snn.cli import spiking_main
-    from quant_snn.model import build_vgg
+    from quant_snn.model import build_network
     from quant_snn.weights import save_npz
 
     for tag, quant in (("k1B2", QuantConfig(1, 2)), ("fp32", QuantConfig(None, None))):
-        save_npz(tmp_path / f"{tag}.npz", build_vgg(10, quant), dataset="cifar10", quant=quant, epochs=1,
+        save_npz(tmp_path / f"{tag}.npz", build_network(10, quant), dataset="cifar10", quant=quant, epochs=1,
                  test_accuracy=0.1)
     command = [sys.executable, str(REPO / "CIFAR10" / "Spiking_VGG_CIFAR10.py"), "--k", "1", "--B", "2"]
     ok = subprocess.run(command + ["--npz", str(tmp_path / "k1B2.npz"), "--export_nir", str(tmp_path / "k1B2.nir")],
                         env=script_env(), capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
-    assert len(nir.read(tmp_path / "k1B2.nir").nodes) == 2 + 2 + len(VGG_CONVS) * 5  # in/out, flatten/dense
+    assert len(nir.read(tmp_path / "k1B2.nir").nodes) == 2 + 2 + len(VGG.convs) * 5  # in/out, flatten/dense
     capsys.readouterr()
     code = spiking_main("cifar10", command[1], command[2:] + ["--npz", str(tmp_path / "fp32.npz"),
                                                               "--export_nir", str(tmp_path / "x.nir")])
@@ -128,11 +129,11 @@ def test_export_never_touches_its_input_and_replaces_a_file_only_when_asked(tmp_
 
     import quant_snn.atomic
     from quant_snn.cli import spiking_main
-    from quant_snn.model import build_vgg
+    from quant_snn.model import build_network
     from quant_snn.weights import save_npz
 
     npz = tmp_path / "k1B2.npz"
-    save_npz(npz, build_vgg(10, QuantConfig(1, 2)), dataset="cifar10", quant=QuantConfig(1, 2), epochs=1,
+    save_npz(npz, build_network(10, QuantConfig(1, 2)), dataset="cifar10", quant=QuantConfig(1, 2), epochs=1,
              test_accuracy=0.1)
     weights, other = npz.read_bytes(), tmp_path / "notes.txt"
     other.write_text("keep me\n")
@@ -160,4 +161,4 @@ def test_export_never_touches_its_input_and_replaces_a_file_only_when_asked(tmp_
     assert code == 2 and len(errors) == 1 and "no space left to write" in errors[0], errors
     assert other.read_text() == "keep me\n" and sorted(p.name for p in tmp_path.iterdir()) == [npz.name, other.name]
     assert export(other, "--overwrite", "True") == (0, [])
-    assert len(nir.read(other).nodes) == 2 + 2 + len(VGG_CONVS) * 5
+    assert len(nir.read(other).nodes) == 2 + 2 + len(VGG.convs) * 5

@@ -10,13 +10,13 @@ from quant_snn import train as train_module
 from quant_snn.cli import recipe_settings, training_parser
 from quant_snn.config import CIFAR10, FP32, QuantConfig
 from quant_snn.errors import UserError
-from quant_snn.model import build_vgg, conv_layers
+from quant_snn.model import build_network, conv_layers
 from quant_snn.recipes import RECIPES, expand_recipe
 from quant_snn.reproduce import ReproduceConfig, finished_epochs, run_config as reproduce_run_config, train_recipe
 from quant_snn.schedules import schedule_value
 from quant_snn.train import RunConfig, init_from_npz, train
 from quant_snn.weights import save_npz
-from synthetic import SMALL_CONVS
+from synthetic import SMALL, SMALL_CONVS
 
 K1B2 = QuantConfig(1, 2)
 STEPS = 2  # the synthetic CIFAR-10 has 40 training images; batch 20
@@ -25,7 +25,7 @@ COSINE = dict(schedule="cosine", learning_rate=0.01, epochs=3, warmup_epochs=1.0
 
 def run_config(tmp_path, data_dir, **kwargs):
     defaults = dict(dataset="cifar10", quant=K1B2, data_dir=data_dir, output_dir=tmp_path / "out", epochs=1,
-                    batch_size=20, verbose=0, seed=3, convs=SMALL_CONVS)
+                    batch_size=20, verbose=0, seed=3, arch=SMALL)
     return RunConfig(**{**defaults, **kwargs})
 
 
@@ -109,7 +109,7 @@ def test_resume_mid_schedule_continues_the_same_curve(tmp_path, cifar10_dir, mon
 
 
 def save_core(path, n_classes, quant, dataset="cifar10"):
-    core = build_vgg(n_classes, quant)
+    core = build_network(n_classes, quant)
     save_npz(path, core, dataset=dataset, quant=quant, epochs=1, test_accuracy=None)
     return core
 
@@ -117,7 +117,7 @@ def save_core(path, n_classes, quant, dataset="cifar10"):
 def test_init_npz_loads_fp32_weights_into_a_quantized_net(tmp_path):
     fp32 = save_core(tmp_path / "fp32.npz", 10, FP32)
     cfg = RunConfig(dataset="cifar10", quant=K1B2, data_dir=".", output_dir=tmp_path, init_npz=tmp_path / "fp32.npz")
-    core = build_vgg(10, K1B2)
+    core = build_network(10, K1B2)
     init_from_npz(cfg, core)
     for a, b in zip(conv_layers(core), conv_layers(fp32)):  # the FP32 kernels become the latent weights
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a.kernel), keras.ops.convert_to_numpy(b.kernel))
@@ -127,18 +127,18 @@ def test_init_npz_refuses_weights_of_another_shape(tmp_path):
     save_core(tmp_path / "hundred.npz", 100, K1B2, dataset="cifar10")  # mislabelled: 100 classes
     cfg = RunConfig(dataset="cifar10", quant=K1B2, data_dir=".", output_dir=tmp_path, init_npz=tmp_path / "hundred.npz")
     with pytest.raises(UserError, match=r"does not fit this VGG-Net: .*params\[60\] has shape \(512, 100\), expected \(512, 10\)"):
-        init_from_npz(cfg, build_vgg(10, K1B2))
+        init_from_npz(cfg, build_network(10, K1B2))
     save_core(tmp_path / "c100.npz", 100, K1B2, dataset="cifar100")
     cfg = RunConfig(dataset="cifar10", quant=K1B2, data_dir=".", output_dir=tmp_path, init_npz=tmp_path / "c100.npz")
     with pytest.raises(UserError, match="was trained on cifar100"):
-        init_from_npz(cfg, build_vgg(10, K1B2))
+        init_from_npz(cfg, build_network(10, K1B2))
     with pytest.raises(UserError, match="cannot be combined with --resume"):
         RunConfig(dataset="cifar10", quant=K1B2, data_dir=".", output_dir=".", init_npz=tmp_path / "c100.npz",
                   resume=True)
 
 
 def test_init_npz_run_starts_from_the_file(tmp_path, cifar10_dir):
-    core = build_vgg(10, K1B2, convs=SMALL_CONVS)
+    core = build_network(10, K1B2, arch=SMALL)
     save_npz(tmp_path / "start.npz", core, dataset="cifar10", quant=K1B2, epochs=1, test_accuracy=None)
     history = train(run_config(tmp_path, cifar10_dir, init_npz=tmp_path / "start.npz"))
     assert len(history) == 1
@@ -161,7 +161,7 @@ def test_reproduce_fast_recipe_trains_one_schedule_and_reuses_returned_weights(t
     from quant_snn.data import load_cifar
 
     cfg = ReproduceConfig(configs=["k1B2"], noise=[0.0], epochs=2, data_dir=cifar10_dir, output_dir=tmp_path,
-                          batch_size=20, recipe="fast", training={"warmup_epochs": 1.0}, convs=SMALL_CONVS)
+                          batch_size=20, recipe="fast", training={"warmup_epochs": 1.0}, arch=SMALL)
     data = load_cifar(CIFAR10, cifar10_dir)
     performed = []
     train_recipe(cfg, K1B2, data, performed)

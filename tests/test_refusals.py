@@ -90,11 +90,11 @@ def test_dataset_values_a_cast_would_hide_are_refused(tmp_path, data, labels, me
 
 def quantized_npz(tmp_path, change):
     """A valid k1B2 npz of the small test network, then ``change(arrays)`` applied to it."""
-    from quant_snn.model import build_vgg
+    from quant_snn.model import build_network
     from quant_snn.weights import save_npz
 
     path = tmp_path / "k1B2.npz"
-    save_npz(path, build_vgg(10, QuantConfig(1, 2)), dataset="cifar10", quant=QuantConfig(1, 2), epochs=3,
+    save_npz(path, build_network(10, QuantConfig(1, 2)), dataset="cifar10", quant=QuantConfig(1, 2), epochs=3,
              test_accuracy=0.5)
     with np.load(path, allow_pickle=True) as f:
         arrays = dict(f)
@@ -121,21 +121,21 @@ def set_param(index, value):
     (lambda arrays: arrays.update(test_accuracy=np.str_("high")), "metadata 'test_accuracy' is 'high', not one float"),
     (lambda arrays: arrays.update(n_classes=np.str_("ten")), "metadata 'n_classes' is 'ten', not one int value"),
     (lambda arrays: arrays.update(k=np.zeros((), dtype=[("a", "i4")])), "metadata 'k' is of dtype"),
-    (set_param(5, 0.3), "non-ternary conv0..conv10 kernels"),
+    (set_param(5, 0.3), "non-ternary conv0 kernels"),
 ])
 def test_broken_weights_files_are_refused(tmp_path, change, message):
-    from quant_snn.model import build_vgg
+    from quant_snn.model import build_network
     from quant_snn.weights import load_npz
 
     path = quantized_npz(tmp_path, change)
     with pytest.raises(UserError, match=message):
-        load_npz(path, build_vgg(10, QuantConfig(1, 2)), dataset="cifar10", quant=QuantConfig(1, 2))
+        load_npz(path, build_network(10, QuantConfig(1, 2)), dataset="cifar10", quant=QuantConfig(1, 2))
 
 
 def test_the_unbroken_file_loads(tmp_path):
-    from quant_snn.model import build_vgg
+    from quant_snn.model import build_network
     from quant_snn.weights import load_npz
 
-    _, info = load_npz(quantized_npz(tmp_path, lambda arrays: None), build_vgg(10, QuantConfig(1, 2)),
+    _, info = load_npz(quantized_npz(tmp_path, lambda arrays: None), build_network(10, QuantConfig(1, 2)),
                     dataset="cifar10", quant=QuantConfig(1, 2))
     assert info.epochs == 3

@@ -11,13 +11,13 @@ from quant_snn.config import QuantConfig
 from quant_snn.reproduce import REPO, ReproduceConfig, main, run_all
 from quant_snn.weights import save_npz
 from test_spiking_cli import random_model
-from synthetic import SMALL_CONVS
+from synthetic import SMALL, SMALL_CONVS
 
 
 def config(data_dir, out):
     return ReproduceConfig(dataset="cifar10", configs=["fp32", "k0B1"], noise=[0.0, 0.1], epochs=2,
                            data_dir=data_dir, output_dir=out, batch_size=20, snn_batch_size=10, verbose=0,
-                           convs=SMALL_CONVS)
+                           arch=SMALL)
 
 
 def interrupt_on_call(monkeypatch, module, name, call):

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO, script_env
 from quant_snn.cli import training_main
 from quant_snn.config import QuantConfig
-from quant_snn.model import build_vgg
+from quant_snn.model import build_network
 from quant_snn.weights import save_npz
 
 QUANT10 = str(REPO / "CIFAR10" / "Quant_VGG_CIFAR10.py")
@@ -101,7 +101,7 @@ def test_missing_dataset_without_network_is_one_error_line(tmp_path, capsys):
 
 def test_weights_that_do_not_match_the_flags(tmp_path, cifar10_dir, cifar100_dir, capsys):
     npz = tmp_path / "model_cifar_10_k1B2.npz"
-    save_npz(npz, build_vgg(10, QuantConfig(1, 2)), dataset="cifar10", quant=QuantConfig(1, 2), epochs=1,
+    save_npz(npz, build_network(10, QuantConfig(1, 2)), dataset="cifar10", quant=QuantConfig(1, 2), epochs=1,
              test_accuracy=0.1)
     common = ["--output_dir", tmp_path, "--batch_size", "20", "--verbose", "0", "--mode", "inference", "--npz", npz]
     code, errors = in_process(capsys, ["--data_dir", cifar10_dir, *common, "--k", "0"])

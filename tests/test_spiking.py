@@ -10,7 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quant_snn.config import QuantConfig
-from quant_snn.model import VGG_CONVS, ConvSpec, build_vgg
+from quant_snn.architecture import VGG, ConvSpec
+from synthetic import arch_of
+from quant_snn.model import build_network
 from quant_snn.quantizers import ActivationQuantizer, quantize_activation
 from quant_snn.spiking_utils import build_spiking_model, window_coverage
 from quant_snn.thresholds import fold_batchnorm
@@ -75,7 +77,7 @@ def float64_policy():
 def ann_activations(params, quant, convs, images, n_classes):
     """2^k * every quantized activation and the logits of the quantized ANN, computed in float64."""
     with float64_policy():
-        ann = build_vgg(n_classes, quant, convs=convs, input_shape=images.shape[1:])
+        ann = build_network(n_classes, quant, arch_of(convs, images.shape[1:]))
         assign_params(ann, params)
         quantizers = [layer.output for layer in ann.layers if isinstance(layer, ActivationQuantizer)]
         probe = keras.Model(ann.input, quantizers + [ann.output])
@@ -87,7 +89,7 @@ def ann_activations(params, quant, convs, images, n_classes):
 
 
 def simulate(params, quant, convs, images, **kwargs):
-    snn = build_spiking_model(params, quant, convs=convs, input_shape=images.shape[1:], return_counts=True, **kwargs)
+    snn = build_spiking_model(params, quant, arch=arch_of(convs, images.shape[1:]), return_counts=True, **kwargs)
     potential, spikes, fan_ins, counts = snn.model(images)
     return snn, to_numpy(potential), [to_numpy(s) for s in spikes], [to_numpy(f) for f in fan_ins], [
         to_numpy(c) for c in counts]
@@ -151,13 +153,13 @@ def test_random_networks_match_reference_and_ann_neuron_for_neuron(network):
 def test_full_vgg_with_negative_and_zero_gamma_matches_ann_and_reference():
     rng = np.random.default_rng(7)
     quant = QuantConfig(1, 2)
-    params = finish_params(random_params(rng, VGG_CONVS, 3, 10), rng, 512, 10)
-    gammas = np.concatenate([params[5 * i + 2] for i in range(len(VGG_CONVS))])
+    params = finish_params(random_params(rng, VGG.convs, 3, 10), rng, 512, 10)
+    gammas = np.concatenate([params[5 * i + 2] for i in range(len(VGG.convs))])
     assert (gammas < 0).any() and (gammas == 0).any()
     images = dyadic_images(rng, 2, 24)
-    _, potential, _, _, counts = simulate(params, quant, VGG_CONVS, images)
-    ref_counts, _, _ = run_oracle(params, quant.k, quant.levels, VGG_CONVS, images)
-    ann_counts, ann_logits = ann_activations(params, quant, VGG_CONVS, images, 10)
+    _, potential, _, _, counts = simulate(params, quant, VGG.convs, images)
+    ref_counts, _, _ = run_oracle(params, quant.k, quant.levels, VGG.convs, images)
+    ann_counts, ann_logits = ann_activations(params, quant, VGG.convs, images, 10)
     busy = 0
     for c, ref, ann in zip(counts, ref_counts, ann_counts):
         np.testing.assert_array_equal(c, ref)
@@ -235,8 +237,8 @@ def test_seeded_noise_repeats_exactly_and_seed_matters(small_network):
 @pytest.mark.backends
 def test_noise_layers_all_thins_later_layers_too(small_network):
     quant, convs, params, images = small_network
-    first = build_spiking_model(params, quant, convs=convs, input_shape=(8, 8, 3), noise_ratio=0.3, noise_layers="first")
-    every = build_spiking_model(params, quant, convs=convs, input_shape=(8, 8, 3), noise_ratio=0.3, noise_layers="all")
+    first = build_spiking_model(params, quant, arch=arch_of(convs, (8, 8, 3)), noise_ratio=0.3, noise_layers="first")
+    every = build_spiking_model(params, quant, arch=arch_of(convs, (8, 8, 3)), noise_ratio=0.3, noise_layers="all")
     noisy = lambda snn: [layer.noise_ratio for layer in snn.model.layers if hasattr(layer, "noise_ratio")]  # noqa: E731
     assert noisy(first) == [0.3, 0.0, 0.0] and noisy(every) == [0.3, 0.3, 0.3]
     clean = simulate(params, quant, convs, images)[4]

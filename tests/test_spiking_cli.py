@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO, script_env
 from quant_snn.cli import spiking_main
 from quant_snn.config import FP32, QuantConfig
-from quant_snn.model import build_vgg
+from quant_snn.model import build_network
 from quant_snn.seeding import set_seed
 from quant_snn.weights import model_params, save_npz
 
@@ -23,7 +23,7 @@ def run(script, *args):
 
 def random_model(quant, n_classes=10, seed=0):
     set_seed(seed)  # module fixtures run before the per-test seeding
-    model = build_vgg(n_classes, quant)
+    model = build_network(n_classes, quant)
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         if layer.name.startswith("bn"):
@@ -169,13 +169,13 @@ def test_the_recorded_hash_is_that_of_the_weights_used_even_if_the_file_changes_
     npz = tmp_path / "k1B2.npz"
     shutil.copy(npz_files / "k1B2.npz", npz)
     used = hashlib.sha256(npz.read_bytes()).hexdigest()
-    load_cifar = quant_snn.spiking_eval.load_cifar
+    load_dataset = quant_snn.spiking_eval.load_dataset
 
     def replace_then_load(*args):
         shutil.copy(npz_files / "model_cifar_10.npz", npz)  # other bytes under the same name
-        return load_cifar(*args)
+        return load_dataset(*args)
 
-    monkeypatch.setattr(quant_snn.spiking_eval, "load_cifar", replace_then_load)
+    monkeypatch.setattr(quant_snn.spiking_eval, "load_dataset", replace_then_load)
     assert in_process(capsys, "--npz", npz, "--data_dir", cifar10_dir, "--figs_dir", tmp_path, "--limit", "10")[0] == 0
     recorded = json.loads((tmp_path / "k1B2" / "stats.json").read_text())["config"]["npz_sha256"]
     assert recorded == used != hashlib.sha256(npz.read_bytes()).hexdigest()

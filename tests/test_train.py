@@ -16,14 +16,14 @@ from quant_snn.data import load_cifar
 from quant_snn.errors import UserError
 from quant_snn.seeding import set_seed
 from quant_snn.train import RunConfig, build_training_model, compile_model, evaluate, train
-from synthetic import SMALL_CONVS
+from synthetic import SMALL, SMALL_CONVS
 
 K1B2 = QuantConfig(1, 2)
 
 
 def run_config(tmp_path, data_dir, **kwargs):
     defaults = dict(dataset="cifar10", quant=K1B2, data_dir=data_dir, output_dir=tmp_path / "out", epochs=1,
-                    batch_size=20, verbose=0, seed=3, convs=SMALL_CONVS)
+                    batch_size=20, verbose=0, seed=3, arch=SMALL)
     return RunConfig(**{**defaults, **kwargs})
 
 
@@ -32,7 +32,7 @@ def test_a_few_steps_lower_the_loss(cifar10_dir, quant):
     data = load_cifar(CIFAR10, cifar10_dir)
     x, y = data.x_train.astype(np.float32), data.y_train
     set_seed(0)  # the initial weights too: an unseeded one (test order under xdist) once gave 2.59 -> 2.31
-    model, _ = build_training_model(10, quant, seed=0, convs=SMALL_CONVS)
+    model, _ = build_training_model(10, quant, seed=0, arch=SMALL)
     compile_model(model, 1e-3)
     losses = model.fit(x, y, batch_size=20, epochs=6, verbose=0).history["loss"]  # training-mode loss per epoch
     assert losses[-1] < 0.7 * losses[0]
@@ -61,7 +61,7 @@ def test_resume_continues_at_the_saved_epoch_with_the_new_rate(tmp_path, cifar10
 def test_resume_restores_optimizer_state(tmp_path, cifar10_dir):
     train(run_config(tmp_path, cifar10_dir, epochs=1))
     cfg = run_config(tmp_path, cifar10_dir, resume=True, learning_rate=5e-4)
-    model, _ = build_training_model(10, K1B2, seed=3, convs=SMALL_CONVS)
+    model, _ = build_training_model(10, K1B2, seed=3, arch=SMALL)
     optimizer = compile_model(model, cfg.learning_rate)
     from quant_snn.checkpoint import load_checkpoint
 
@@ -104,9 +104,9 @@ def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
     out = tmp_path / "out"
     program = (f"import sys; sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'tests')!r}]\n"
                "from quant_snn.config import QuantConfig\nfrom quant_snn.train import RunConfig, train\n"
-               "from synthetic import SMALL_CONVS\n"
+               "from synthetic import SMALL, SMALL_CONVS\n"
                f"train(RunConfig(dataset='cifar10', quant=QuantConfig(1, 2), data_dir={str(cifar10_dir)!r}, "
-               f"output_dir={str(out)!r}, epochs=50, batch_size=4, verbose=0, seed=3, convs=SMALL_CONVS))\n")
+               f"output_dir={str(out)!r}, epochs=50, batch_size=4, verbose=0, seed=3, arch=SMALL))\n")
     process = subprocess.Popen([sys.executable, "-c", program], env=script_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     history = out / "history_model_cifar_10_k1B2.csv"

@@ -1,0 +1,9 @@
+"""Train (--mode training) or evaluate (--mode inference) the full-precision LeNet baseline on MNIST."""
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from quant_snn.cli import training_main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(training_main("mnist", quantized=False, script_path=__file__))

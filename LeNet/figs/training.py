@@ -1,0 +1,9 @@
+"""Chart: per-epoch test accuracy of the training runs in ../histories (MNIST), fast recipe against the original; saves PNG and SVG here."""
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
+from quant_snn.cli import curves_main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(curves_main("mnist", script_path=__file__))
