@@ -43,6 +43,11 @@ class ConvSpec:
             raise ValueError(f"bad convolution {self}")
 
 
+def is_ternary(kernel: np.ndarray) -> bool:
+    """Whether every weight is -1, 0 or 1 (a ternary convolution of a quantized network, as the npz stores it)."""
+    return bool(np.isin(kernel, (-1.0, 0.0, 1.0)).all())
+
+
 def conv_geometry(n: int, kernel: int, stride: int, padding: str) -> tuple[int, int, int]:
     """(output size, padding before, padding after) along one axis, by TensorFlow's rules: ``same`` puts an odd
     extra row or column at the end, ``valid`` pads nothing."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .architecture import VGG, Architecture, ConvSpec, conv_geometry
+from .architecture import VGG, Architecture, ConvSpec, conv_geometry, is_ternary
 from .config import ROUNDING_OFFSET, QuantConfig
 from .errors import UserError
 from .thresholds import fold_batchnorm
@@ -78,7 +78,7 @@ def integer_network(params: list[np.ndarray], quant: QuantConfig, arch: Architec
             layers.append(IntegerConv(p.spec, np.asarray(p.kernel, np.float32) * direction,
                                       direction[:, None] * theta, direction, scale))
             continue
-        if not np.isin(p.kernel, (-1.0, 0.0, 1.0)).all():
+        if not is_ternary(p.kernel):
             raise UserError(f"{p.spec.name} has non-ternary weights: not a quantized network's npz")
         layers.append(IntegerConv(p.spec, (np.asarray(p.kernel) * direction).astype(np.int8),
                                   integer_thresholds(theta, folded.direction), direction, scale))

@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .architecture import BN_ARRAYS, Architecture
+from .architecture import BN_ARRAYS, Architecture, is_ternary
 from .atomic import atomic_write
 from .config import QuantConfig, dataset_spec
 from .errors import UserError
@@ -129,6 +129,10 @@ def read_npz(path: str | os.PathLike) -> tuple[list[np.ndarray], NpzInfo]:
     if broken:
         raise UserError(f"weights file {path}: params[{broken[0]}] holds NaN or infinity (a diverged or broken run)")
     meta = _Metadata(path, {key: value for key, value in arrays.items() if key != "params"})
+    version = meta.get("format_version", int)
+    if version is not None and version > FORMAT_VERSION:
+        raise UserError(f"weights file {path} has format version {version}, newer than this code reads "
+                        f"({FORMAT_VERSION}): update the code")
     quant = None
     if "quantized" in meta:
         quantized = meta.get("quantized", bool)
@@ -210,11 +214,6 @@ def check_npz(
         if broken:
             raise UserError(f"weights file {path} has non-ternary {', '.join(broken)} kernels: it is not a "
                             f"{quant.tag} network")
-
-
-def is_ternary(kernel: np.ndarray) -> bool:
-    """Whether every weight is -1, 0 or 1 (a quantized network's kernels, as stored)."""
-    return bool(np.isin(kernel, (-1.0, 0.0, 1.0)).all())
 
 
 def unconfirmed(path: str | os.PathLike, info: NpzInfo, quant: QuantConfig) -> str | None:

@@ -122,6 +122,7 @@ def set_param(index, value):
     (lambda arrays: arrays.update(n_classes=np.str_("ten")), "metadata 'n_classes' is 'ten', not one int value"),
     (lambda arrays: arrays.update(k=np.zeros((), dtype=[("a", "i4")])), "metadata 'k' is of dtype"),
     (set_param(5, 0.3), "non-ternary conv0 kernels"),
+    (lambda arrays: arrays.update(format_version=np.int64(2)), "format version 2, newer than this code reads"),
 ])
 def test_broken_weights_files_are_refused(tmp_path, change, message):
     from quant_snn.model import build_network
