@@ -46,8 +46,8 @@ bench: setup
 	$(PY) bench/snn_throughput.py
 
 # Put into the git-ignored .gpu/, for bench/gpu_campaign.sh on a GPU machine (JAX there, no TensorFlow or
-# Keras), Keras and the two packages that image lacks, as Python 3.12 wheels. The CIFAR-10 bundle and its converter
-# (cifar10_jpeg.npz, cifar10_from_jpeg.py) are copied into .gpu/ by hand: they are not part of this repository.
+# Keras), Keras and the two packages that machine lacks, as Python 3.12 wheels. The CIFAR-10 images travel
+# separately (bench/gpu_stage.py).
 gpu-prep: setup
 	mkdir -p .gpu
 	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

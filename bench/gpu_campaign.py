@@ -1,4 +1,4 @@
-"""Many CIFAR-10 trainings sharing one GPU inside a fixed time box (e.g. 10 minutes).
+"""Many CIFAR-10 trainings sharing one GPU until a fixed deadline (``--deadline``, e.g. 10 minutes).
 
 Three groups run as concurrent processes (one small VGG leaves most of a modern GPU idle):
   1. the original recipe for k1B2 (``quant_snn.reproduce``: lr 1e-3 then 1e-4), for as many of its epochs as fit;

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # bench/gpu_campaign.py on a GPU machine that has JAX but no TensorFlow or Keras (see README_VGG.md, "GPU").
 #
-# Prepare here once: `make gpu-prep` (the CIFAR-10 JPEG bundle, its converter and the Keras wheels in .gpu/).
-# Then, with the device tool:   command: bash bench/gpu_campaign.sh   carry: [".gpu"]   timeout_s: 590
+# Before it: `make gpu-prep` (the Keras wheels in .gpu/); the CIFAR-10 images travel separately (bench/gpu_stage.py)
+# and must be in data/cifar-10-batches-py. Run from the repository root: bash bench/gpu_campaign.sh
 # Variables: DEADLINE (seconds of training, default 470), EPOCHS (fast-recipe epochs, default 40), CANDIDATES,
 # ORIGINAL_EPOCHS (0: no original-recipe run), OTHER_CONFIGS ('' : no second stage).
-# What comes back in $OUT: gpu_results.tgz.part-* (cat them together; histories, logs, weights npz, summary.json).
+# Output in $OUT (default runs/gpu): gpu_results.tgz.part-* (cat them together: histories, logs, npz, summary.json).
 set -uo pipefail
 OUT=${OUT:-runs/gpu}
 mkdir -p "$OUT"
@@ -13,7 +13,7 @@ if compgen -G ".gpu/*.whl" >/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target .gpu/site .gpu/*.whl
     export PYTHONPATH=$PWD/.gpu/site${PYTHONPATH:+:$PYTHONPATH}
 fi
-[ -d data/cifar-10-batches-py ] || python3 .gpu/cifar10_from_jpeg.py --bundle .gpu/cifar10_jpeg.npz --out data/ || exit 1
+[ -d data/cifar-10-batches-py ] || { echo "data/cifar-10-batches-py missing: stage it first (bench/gpu_stage.py)"; exit 1; }
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false TF_CPP_MIN_LOG_LEVEL=2
 WORK=runs/campaign
 if [ "$(df --output=avail -k /dev/shm 2>/dev/null | tail -1)" -gt 8000000 ] 2>/dev/null; then WORK=/dev/shm/campaign; fi
