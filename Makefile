@@ -1,7 +1,7 @@
 # make run     - set up .venv, fetch CIFAR-10 on first use, train CONFIGS for EPOCHS epochs, run the spiking
 #                network at each NOISE ratio, draw the figures, write runs/cifar10/RESULTS_CIFAR10.md (resumable)
 # make train   - only train k1B2 for EPOCHS epochs with the original's script
-# make test    - set up .venv and run the test suite on the TensorFlow, JAX and PyTorch backends (what .ci/run calls)
+# make test    - set up .venv, lint (ruff), run the test suite on the TensorFlow, JAX and PyTorch backends (.ci/run)
 # make bench   - training and spiking throughput benchmarks
 # make gpu-prep - Keras wheels into .gpu/ for bench/gpu_campaign.sh on a GPU machine
 PYTHON ?= python3
@@ -37,6 +37,7 @@ WORKERS ?= 2
 PYTEST := $(PY) -m pytest -q -n $(WORKERS)
 
 test: setup
+	$(PY) -m ruff check .
 	$(PYTEST) --dist loadgroup
 	KERAS_BACKEND=jax $(PYTEST) --dist loadgroup -m backends
 	KERAS_BACKEND=torch $(PYTEST) --dist loadgroup -m backends

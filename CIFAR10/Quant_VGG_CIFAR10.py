@@ -1,4 +1,5 @@
-"""Train (--mode training) or evaluate (--mode inference) the quantized VGG-Net (ternary weights, activations of level k and bound B) on CIFAR-10."""
+"""Train (--mode training) or evaluate (--mode inference) the quantized VGG-Net (ternary weights, activations of level
+k and bound B) on CIFAR-10."""
 import pathlib
 import sys
 

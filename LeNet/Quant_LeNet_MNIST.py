@@ -1,4 +1,5 @@
-"""Train (--mode training) or evaluate (--mode inference) the quantized LeNet (ternary weights, activations of level k and bound B) on MNIST."""
+"""Train (--mode training) or evaluate (--mode inference) the quantized LeNet (ternary weights, activations of level k
+and bound B) on MNIST."""
 import pathlib
 import sys
 

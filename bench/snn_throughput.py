@@ -27,14 +27,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from snn_oracle import run_oracle  # noqa: E402
 
-from quant_snn.config import QuantConfig  # noqa: E402
 from quant_snn.architecture import VGG  # noqa: E402
+from quant_snn.config import QuantConfig  # noqa: E402
 from quant_snn.model import build_network  # noqa: E402
 from quant_snn.precision import compile_for_inference, use_full_float32  # noqa: E402
 from quant_snn.spiking_utils import SpikingConv2D, build_spiking_model  # noqa: E402
 from quant_snn.weights import assign_params, model_params, read_npz  # noqa: E402
-from snn_oracle import run_oracle  # noqa: E402
 
 
 def random_params(quant: QuantConfig) -> list[np.ndarray]:
@@ -163,7 +163,8 @@ def main() -> None:
         print(f"batch {batch:4d}: SNN {rate['snn']:7.1f} images/s, ANN {rate['ann']:7.1f} images/s, "
               f"SNN/ANN time per image {rate['ann'] / rate['snn']:.3f}")
     fastest = max(results, key=lambda b: results[b]["snn"])
-    print(f"fastest SNN batch size {fastest}: SNN/ANN time per image {results[fastest]['ann'] / results[fastest]['snn']:.3f}"
+    print(f"fastest SNN batch size {fastest}: "
+          f"SNN/ANN time per image {results[fastest]['ann'] / results[fastest]['snn']:.3f}"
           f" (batch 50: {results.get(50, results[fastest])['ann'] / results.get(50, results[fastest])['snn']:.3f})")
 
     time_preprocessing(results[50]["snn"] if 50 in results else None, args.rounds)

@@ -63,7 +63,8 @@ def main() -> None:
             seconds[name] += time_steps(model, x, y, args.steps)
     images = args.rounds * args.steps * args.batch_size
     rate = {name: images / s for name, s in seconds.items()}
-    print(f"backend {keras.backend.backend()}, keras {keras.__version__}, {platform.processor() or platform.machine()}, "
+    print(f"backend {keras.backend.backend()}, keras {keras.__version__}, "
+          f"{platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, batch {args.batch_size}, {images} images per model")
     print(f"quantized k{args.k}B{args.B:g}: {rate['quantized']:.1f} images/s")
     print(f"fp32:          {rate['fp32']:.1f} images/s")

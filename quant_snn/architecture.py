@@ -89,7 +89,7 @@ class Architecture:
             raise ValueError(f"{self.title}: a convolution's output is empty for input {self.input_shape}")
 
     def variant(self, convs: tuple[ConvSpec, ...] | None = None,
-                input_shape: tuple[int, int, int] | None = None) -> "Architecture":
+                input_shape: tuple[int, int, int] | None = None) -> Architecture:
         """The same network kind with other convolutions or input size (small networks for tests)."""
         return replace(self, convs=tuple(convs or self.convs), input_shape=tuple(input_shape or self.input_shape))
 

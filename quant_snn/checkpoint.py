@@ -19,7 +19,8 @@ from .seeding import MAX_EPOCHS
 from .weights import atomic_savez
 
 
-def save_checkpoint(path: str | os.PathLike, model, optimizer, *, epoch: int, config: dict, history: list[dict]) -> None:
+def save_checkpoint(path: str | os.PathLike, model, optimizer, *, epoch: int, config: dict,
+                    history: list[dict]) -> None:
     arrays = {f"model_{i:04d}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.variables)}
     arrays.update({f"optimizer_{i:04d}": keras.ops.convert_to_numpy(v) for i, v in enumerate(optimizer.variables)})
     state = {"epoch": epoch, "config": config, "history": history}
@@ -32,7 +33,8 @@ def _assign_all(variables, arrays: list[np.ndarray], what: str, path: Path) -> N
     for variable, value in zip(variables, arrays):
         if tuple(variable.shape) != value.shape:
             raise UserError(
-                f"checkpoint {path}: {what} variable {variable.path} has shape {value.shape}, expected {tuple(variable.shape)}"
+                f"checkpoint {path}: {what} variable {variable.path} has shape {value.shape}, "
+                f"expected {tuple(variable.shape)}"
             )
         variable.assign(value)
 

@@ -9,12 +9,11 @@ import argparse
 import ast
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .errors import UserError
 from .quiet import quiet_native_logs
-
 
 
 def literal_bool(text: str) -> bool:
@@ -187,7 +186,8 @@ def spiking_parser(dataset: str, script_path: str) -> argparse.ArgumentParser:
                     "test set."
     )
     add_quant_flags(parser)
-    parser.add_argument("--noise_ratio", type=float, default=0.0, help="drop each first-layer spike with this probability")
+    parser.add_argument("--noise_ratio", type=float, default=0.0,
+                        help="drop each first-layer spike with this probability")
     parser.add_argument("--npz", type=Path, default=None,
                         help=f"weights file (default: {spec.npz_stem}_k{{k}}B{{B}}.npz beside this script)")
     parser.add_argument("--batch_size", type=int, default=spec.snn_batch_size,
@@ -229,7 +229,8 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
         )
         stats = run_spiking(cfg)
         images = stats["config"]["images"]
-        print(f"SNN accuracy {stats['snn_accuracy']:.4f} at T={cfg.time_steps} ({quant.tag}, noise {cfg.noise_ratio:g})")
+        print(f"SNN accuracy {stats['snn_accuracy']:.4f} at T={cfg.time_steps} "
+              f"({quant.tag}, noise {cfg.noise_ratio:g})")
         print(f"ANN accuracy {stats['ann_accuracy']:.4f} (same npz, decided in float64)")
         print(f"images classified differently by SNN and ANN: {stats['differing_images']} of {images}")
         print(f"float32 ANN (as trained): accuracy {stats['float32_ann_accuracy']:.4f}, "
@@ -273,7 +274,8 @@ def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str]
     parser.add_argument("--figs_dir", type=Path, default=Path(script_path).resolve().parent,
                         help="folder holding the k{k}B{B}/ log folders (default: this script's folder)")
     parser.add_argument("--configs", default=None,
-                        help="comma-separated configurations, e.g. k0B1,k1B2 (default: k0B1,k0B2,k1B2 and any other found)")
+                        help="comma-separated configurations, e.g. k0B1,k1B2 "
+                             "(default: k0B1,k0B2,k1B2 and any other found)")
     args = parser.parse_args(argv)
 
     def main() -> None:

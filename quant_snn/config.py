@@ -11,7 +11,6 @@ from pathlib import Path
 from .architecture import ARCHITECTURES, Architecture
 from .errors import UserError
 
-
 BN_EPSILON = 1e-5  # batch norm's epsilon: the ANN's layers and the folded spiking thresholds share it
 # The ANN quantizer adds this before rounding (see docs/DESIGN.md); the spiking thresholds fold it in as well.
 ROUNDING_OFFSET = 1e-5
@@ -40,8 +39,8 @@ class QuantConfig:
             raise UserError(f"impossible --B {self.B!r}: B must be a positive number")
         levels = (2**self.k) * self.B
         if levels > MAX_LEVELS:
-            raise UserError(f"impossible --k {self.k} --B {self.B:g}: 2^k*B = {levels:g} thresholds per neuron; at most "
-                            f"{MAX_LEVELS} are supported (the paper uses up to 8)")
+            raise UserError(f"impossible --k {self.k} --B {self.B:g}: 2^k*B = {levels:g} thresholds per neuron; "
+                            f"at most {MAX_LEVELS} are supported (the paper uses up to 8)")
         if abs(levels - round(levels)) > 1e-9 or round(levels) < 1:
             raise UserError(
                 f"impossible --k {self.k} --B {self.B:g}: 2^k*B = {levels:g} must be a positive integer "
@@ -189,7 +188,7 @@ class RunFiles:
     stem: str
 
     @classmethod
-    def of(cls, folder: str | os.PathLike, dataset: str, quant: QuantConfig) -> "RunFiles":
+    def of(cls, folder: str | os.PathLike, dataset: str, quant: QuantConfig) -> RunFiles:
         return cls(Path(folder), f"{dataset_spec(dataset).npz_stem}_{quant.tag}")
 
     @property

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, ContextManager
 
 from .errors import UserError
 
@@ -34,7 +34,7 @@ class DataParallel:
     """How one training run is spread over devices: a scope to build and train in, and the replica layout."""
 
     devices: list[str]
-    scope: Callable[[], ContextManager] = contextlib.nullcontext
+    scope: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
     # Inside a replica's step: (replica index, replica count) as tensors, for per-image random draws that do not
     # repeat across replicas. None when every step sees the whole global batch (one device, or JAX sharding).
     replica_context: Callable[[], tuple] | None = None

@@ -1,11 +1,11 @@
 """The converted spiking network in integer form, for hardware tool chains: int8 kernels and int32 thresholds.
 
-The ternary convolutions integrate integer spike counts with ternary kernels, so every membrane ``m`` is an integer and each
-folded threshold can be stored as an integer: the simulator's neuron (``quant_snn.thresholds``) fires at threshold
-``i`` when ``d * m >= d * theta_i`` (``d = -1`` for a negative batch-norm gamma, whose kernel column is stored
-negated), and for an integer ``d * m`` that is ``d * m >= ceil(d * theta_i)``. Channels with gamma = 0 fire always
-or never: their thresholds become ``ALWAYS`` / ``NEVER``, beyond any membrane. The first layer integrates the
-real-valued image times 2^k with real-valued weights, so it keeps its float kernel and float64 thresholds; the dense layer keeps its float
+The ternary convolutions integrate integer spike counts with ternary kernels, so every membrane ``m`` is an integer and
+each folded threshold can be stored as an integer: the simulator's neuron (``quant_snn.thresholds``) fires at threshold
+``i`` when ``d * m >= d * theta_i`` (``d = -1`` for a negative batch-norm gamma, whose kernel column is stored negated),
+and for an integer ``d * m`` that is ``d * m >= ceil(d * theta_i)``. Channels with gamma = 0 fire always or never: their
+thresholds become ``ALWAYS`` / ``NEVER``, beyond any membrane. The first layer integrates the real-valued image times
+2^k with real-valued weights, so it keeps its float kernel and float64 thresholds; the dense layer keeps its float
 kernel and never spikes. One time step: a neuron's spike count is the number of thresholds it reaches.
 
 ``run_integer`` executes the form in numpy (float64 sums of integers, exact below 2^53) as an executable spec.

@@ -70,7 +70,7 @@ def save_figure(fig, figs_dir: Path, name: str) -> list[Path]:
     fig.tight_layout()
     try:
         for path in paths:  # whole files or none (a figure of an earlier run is never left half-written)
-            atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:], dpi=150))
+            atomic_write(path, lambda f, path=path: fig.savefig(f, format=path.suffix[1:], dpi=150))
     finally:
         plt.close(fig)
     return paths
@@ -82,7 +82,8 @@ def _bars(ax, labels, series: dict, ylabel: str, log: bool = False, fmt: str = "
         xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(labels))]
         bars = ax.bar(xs, values, width, label=name)
         ax.bar_label(bars, labels=[fmt.format(v) for v in values], fontsize=7)
-    ax.set_xticks(range(len(labels)), [label.replace(" (", "\n(") for label in labels], fontsize=8)  # two lines: six fit
+    ax.set_xticks(range(len(labels)), [label.replace(" (", "\n(") for label in labels],  # two lines: six fit
+                  fontsize=8)
     ax.set_ylabel(ylabel)
     if log:
         ax.set_yscale("log")
@@ -107,7 +108,8 @@ def sparsity_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.p
     fig, ax = plt.subplots(figsize=(6, 4))
     capacity = [r.stats["spiking_neurons"] * r.stats["config"]["thresholds_per_neuron"] for r in runs]
     _bars(ax, [spike_label(r.tag) for r in runs],
-          {"spikes per image": [r.spikes_per_image for r in runs], "neurons x 2^k*B (every threshold reached)": capacity},
+          {"spikes per image": [r.spikes_per_image for r in runs],
+           "neurons x 2^k*B (every threshold reached)": capacity},
           "count per image", log=True)
     ax.set_title("Spikes per image against the most the network could emit")
     return save_figure(fig, figs_dir, "sparsity")

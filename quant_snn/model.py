@@ -18,7 +18,6 @@ from .layers import QuantConv2D
 from .precision import enable_float64
 from .quantizers import ActivationQuantizer, TernaryQuantizer
 
-
 BN_MOMENTUM = 0.9
 
 
@@ -64,7 +63,7 @@ def build_network(
     wide = "float64" if exact else None
     inputs = keras.Input(shape=arch.input_shape, name="image")
     x = inputs
-    for i, spec in enumerate(arch.convs):
+    for spec in arch.convs:
         ternary = quant.quantized and spec.ternary
         x = QuantConv2D(
             spec.filters,

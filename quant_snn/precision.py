@@ -4,7 +4,7 @@ training policy, and inference compilation."""
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import keras
 

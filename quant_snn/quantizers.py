@@ -65,7 +65,7 @@ class TernaryQuantizer:
         return {"threshold_factor": self.threshold_factor}
 
     @classmethod
-    def from_config(cls, config: dict) -> "TernaryQuantizer":
+    def from_config(cls, config: dict) -> TernaryQuantizer:
         return cls(**config)
 
 

@@ -6,7 +6,8 @@ For each configuration it trains with the recipe's two phases (the first half of
 at 1e-4, continuing from the checkpoint) or reuses a checkpoint that already has the epochs; then it runs the
 spiking evaluation of every quantized configuration at every noise ratio, draws the figures and writes
 ``RESULTS_CIFAR10.md`` (``_CIFAR100``, ``_MNIST``) into ``runs/cifar10/`` (``--output_dir CIFAR10`` for the committed
-one). Every step checks whether its result already exists, so an interrupted run resumes where it stopped and redoes nothing finished.
+one). Every step checks whether its result already exists, so an interrupted run resumes where it stopped and redoes
+nothing finished.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from .architecture import Architecture
+from .atomic import atomic_write_text
 from .cli import add_parallel_flags, add_recipe_flags, literal_bool, repo_root, run_cli
 from .config import QuantConfig, dataset_spec, parse_tag
-from .atomic import atomic_write_text
 from .errors import UserError
 from .paths import repo_relative
 from .spiking_logs import STATS_VERSION, read_stats
@@ -135,8 +136,8 @@ def train_recipe(cfg: ReproduceConfig, quant: QuantConfig, data, performed: list
         print(f"== train {quant.tag}: {done} epochs already trained, reused", flush=True)
         return
     if cfg.settings["schedule"] != "constant":
-        print(f"== train {quant.tag}: epochs {done + 1}..{cfg.epochs}, {run_config(cfg, quant, epochs=cfg.epochs).flags()}",
-              flush=True)
+        print(f"== train {quant.tag}: epochs {done + 1}..{cfg.epochs}, "
+              f"{run_config(cfg, quant, epochs=cfg.epochs).flags()}", flush=True)
         train(run_config(cfg, quant, resume=done > 0, epochs=cfg.epochs), data)
         performed.append(f"train {quant.tag} {done + 1}-{cfg.epochs}")
         return
@@ -290,8 +291,8 @@ def write_results(cfg: ReproduceConfig) -> None:
     from .weights import read_npz
 
     noisy = [p for p in cfg.noise if p > 0]
-    header = ["configuration", "schedule", "epochs", "ANN", "SNN", "time steps", "SNN/ANN differing images", "spikes / image",
-              "SOPs / image"] + [f"SNN {p:g} noise" for p in noisy] + ["paper ANN", "paper SNN"] + [
+    header = ["configuration", "schedule", "epochs", "ANN", "SNN", "time steps", "SNN/ANN differing images",
+              "spikes / image", "SOPs / image"] + [f"SNN {p:g} noise" for p in noisy] + ["paper ANN", "paper SNN"] + [
               f"paper SNN {p:g} noise" for p in noisy]
     rows = []
     for tag, quant in cfg.quants.items():
@@ -321,8 +322,8 @@ def write_results(cfg: ReproduceConfig) -> None:
     lines += provenance(cfg) + [""]
     lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    lines += ["", "ANN: the quantized (or FP32) network's test accuracy from the same npz the SNN was converted from, the "
-              "quantized one deciding in float64 (the float32 ANN's accuracy and differing images are in each "
+    lines += ["", "ANN: the quantized (or FP32) network's test accuracy from the same npz the SNN was converted from, "
+              "the quantized one deciding in float64 (the float32 ANN's accuracy and differing images are in each "
               "figs/*/stats.json); SNN: one time step; SOPs in the original's accounting (see README_VGG.md).", ""]
     figures = [name for name in ("accuracy", "sparsity", "sops", "firing_rates", "noise")
                if (cfg.output_dir / "figs" / f"{name}.png").is_file()]
@@ -341,7 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "200 for the LeNet)")
     parser.add_argument("--data_dir", type=Path, default=REPO / "data")
     parser.add_argument("--output_dir", type=Path, default=None,
-                        help="default: runs/<dataset>/ (git-ignored); --output_dir CIFAR10 rewrites the committed table")
+                        help="default: runs/<dataset>/ (git-ignored); "
+                             "--output_dir CIFAR10 rewrites the committed table")
     parser.add_argument("--batch_size", type=int, default=None, help="default: the original's (200; MNIST 128)")
     parser.add_argument("--snn_batch_size", type=int, default=None, help="default: the original's (50; MNIST 200)")
     parser.add_argument("--seed", type=int, default=0)

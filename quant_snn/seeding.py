@@ -15,7 +15,6 @@ import numpy as np
 
 from .errors import UserError
 
-
 # Training seeds each epoch with seed + epoch, and NumPy and the backends take 32-bit seeds: a margin below 2^31.
 MAX_SEED = 2**31 - 2**16
 MAX_EPOCHS = 2**16 - 1  # so that seed + epoch stays a valid seed

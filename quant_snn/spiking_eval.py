@@ -14,8 +14,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .atomic import check_replaceable, writable_folder
 from .architecture import Architecture
+from .atomic import check_replaceable, writable_folder
 from .augment import preprocess_test
 from .config import QuantConfig, dataset_spec
 from .data import Dataset, load_dataset

@@ -97,7 +97,8 @@ class SpikingConv2D(keras.layers.Layer):
 
     def build(self, input_shape):
         k, c, n = self.kernel_size, self.filters, self.n_thresholds
-        self.kernel = self.add_weight(shape=(k, k, input_shape[-1], c), initializer="zeros", trainable=False, name="kernel")
+        self.kernel = self.add_weight(shape=(k, k, input_shape[-1], c), initializer="zeros", trainable=False,
+                                      name="kernel")
         self.hi = self.add_weight(shape=(c, n), initializer="zeros", trainable=False, name="threshold_hi")
         self.lo = self.add_weight(shape=(c, n), initializer="zeros", trainable=False, name="threshold_lo")
 
@@ -175,7 +176,8 @@ class IntegratingDense(keras.layers.Layer):
         self.units = int(units)
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="zeros", trainable=False, name="kernel")
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="zeros", trainable=False,
+                                      name="kernel")
 
     def call(self, inputs):
         # einsum: Keras 3.15's matmul/dot/tensordot on PyTorch compute float64 inputs in float32

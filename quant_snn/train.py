@@ -13,8 +13,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .atomic import atomic_write_text, remove_stale_temporaries, writable_folder
 from .architecture import VGG, Architecture
+from .atomic import atomic_write_text, remove_stale_temporaries, writable_folder
 from .augment import Preprocess
 from .checkpoint import checkpoint_state, load_checkpoint, save_checkpoint
 from .config import QuantConfig, RunFiles, dataset_spec
@@ -23,11 +23,11 @@ from .distribute import DataParallel, check_batch, data_parallel, single_device
 from .errors import UserError
 from .model import build_network
 from .optim import check_optimizer, make_loss, make_optimizer
-from .recipes import recipe_flags
 from .precision import check_precision, dtype_policy, full_float32
+from .recipes import recipe_flags
+from .run_lock import exclusive_run
 from .schedules import StepSchedule, check_schedule
 from .seeding import MAX_EPOCHS, check_seed, set_seed
-from .run_lock import exclusive_run
 from .weights import assign_params, load_npz, model_params, read_npz, save_npz
 
 

@@ -3,9 +3,9 @@
 ``np.savez(path, params=[...])``: a list in layer order, for each convolution its kernel (HxWxInxOut; ternary
 values for the ternary convolutions of a quantized net) followed by its batch norm's beta, gamma, moving_mean,
 moving_variance, and finally the dense kernel (features x n_classes); the layout is the architecture's
-(:meth:`quant_snn.architecture.Architecture.param_shapes`, ``split_params``). Metadata (dataset, k, B, n_classes, epochs,
-test accuracy) sits in extra keys that the original reader ignores; files without them are accepted after a
-full shape check.
+(:meth:`quant_snn.architecture.Architecture.param_shapes`, ``split_params``). Metadata (dataset, k, B, n_classes,
+epochs, test accuracy) sits in extra keys that the original reader ignores; files without them are accepted after a full
+shape check.
 """
 
 from __future__ import annotations

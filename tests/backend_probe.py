@@ -12,10 +12,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from synthetic import SMALL  # noqa: E402
+
 from quant_snn.cli import spiking_main  # noqa: E402
 from quant_snn.config import QuantConfig  # noqa: E402
 from quant_snn.train import RunConfig, evaluate, train  # noqa: E402
-from synthetic import SMALL, SMALL_CONVS  # noqa: E402
 
 
 def run_config(data_dir, run_dir, **kwargs) -> RunConfig:

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from synthetic import write_dataset
 
 from quant_snn.config import CIFAR10, CIFAR100
 from quant_snn.data import ORIGIN_ENV
 from quant_snn.seeding import set_seed
-from synthetic import write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -18,11 +18,11 @@ if __name__ == "__main__":
     request_cpu_devices(devices)  # before Keras imports JAX
     import keras
     import numpy as np
+    from synthetic import SMALL
 
     from quant_snn.config import parse_tag
     from quant_snn.seeding import set_seed
     from quant_snn.train import RunConfig, build_training_model, train
-    from synthetic import SMALL, SMALL_CONVS
 
     for name, distribute in (("two", True), ("one", False)):  # TensorFlow splits the CPU at the first run
         cfg = RunConfig(dataset="cifar10", quant=parse_tag(tag), data_dir=data_dir, output_dir=out_dir / name,

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-
-from dataclasses import replace
 
 from quant_snn.architecture import VGG, Architecture, ConvSpec
 from quant_snn.config import DatasetSpec

@@ -1,10 +1,17 @@
 import keras
 import numpy as np
-from keras.ops import convert_to_numpy as to_numpy
 import pytest
+from keras.ops import convert_to_numpy as to_numpy
 
-from quant_snn.augment import (Preprocess, _random_crop, augment, central_crop, preprocess_test, standardize,
-                               standardize_pixels)
+from quant_snn.augment import (
+    Preprocess,
+    _random_crop,
+    augment,
+    central_crop,
+    preprocess_test,
+    standardize,
+    standardize_pixels,
+)
 
 pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
 
@@ -88,7 +95,8 @@ def test_random_crop_windows_are_independent_and_in_bounds():
     out = to_numpy(_random_crop(x, 24, keras.random.SeedGenerator(3)))
     offsets = []
     for i in range(len(x)):
-        found = [(t, l) for t in range(9) for l in range(9) if np.array_equal(out[i], x[i, t : t + 24, l : l + 24])]
+        found = [(t, left) for t in range(9) for left in range(9)
+                 if np.array_equal(out[i], x[i, t : t + 24, left : left + 24])]
         assert len(found) == 1
         offsets.append(found[0])
     assert len(set(offsets)) > 20  # per-image offsets, not one offset for the batch
@@ -103,8 +111,8 @@ def test_augmented_gray_image_is_a_standardized_crop_or_its_mirror():
     flips = 0
     for i in range(len(x)):
         candidates = {
-            (t, l, flip): x[i, t : t + 24, l : l + 24][:, ::-1] if flip else x[i, t : t + 24, l : l + 24]
-            for t in range(9) for l in range(9) for flip in (False, True)
+            (t, left, flip): x[i, t : t + 24, left : left + 24][:, ::-1] if flip else x[i, t : t + 24, left : left + 24]
+            for t in range(9) for left in range(9) for flip in (False, True)
         }
         errors = {key: np.abs(to_numpy(standardize(c[None]))[0] - out[i]).max() for key, c in candidates.items()}
         best = min(errors, key=errors.get)

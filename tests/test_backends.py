@@ -8,15 +8,15 @@ import sys
 
 import keras
 import pytest
-
 from conftest import REPO, script_env
+from synthetic import SMALL, hue_images, write_dataset
+from test_spiking_cli import random_model
+from track_imports import MARKER
+
 from quant_snn.cli import spiking_main
 from quant_snn.config import CIFAR10, QuantConfig
 from quant_snn.train import RunConfig, train
 from quant_snn.weights import save_npz
-from synthetic import SMALL, SMALL_CONVS, hue_images, write_dataset
-from test_spiking_cli import random_model
-from track_imports import MARKER
 
 # one pytest worker builds the module fixture once (make test distributes the other tests one by one)
 pytestmark = pytest.mark.xdist_group("backends")

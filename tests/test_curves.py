@@ -1,8 +1,8 @@
 """Training-curve figure from history CSVs: drawn from what the files hold, refusals in one line."""
 
 import pytest
-
 from conftest import REPO
+
 from quant_snn.curves import read_history, split_name, training_figure
 from quant_snn.errors import UserError
 from quant_snn.train import write_history_csv

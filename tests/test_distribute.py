@@ -5,9 +5,10 @@ import sys
 
 import numpy as np
 import pytest
-from keras.ops import convert_to_numpy as to_numpy
-
 from conftest import REPO, script_env
+from keras.ops import convert_to_numpy as to_numpy
+from synthetic import SMALL, write_dataset
+
 from quant_snn.augment import preprocess_test
 from quant_snn.cli import training_main
 from quant_snn.config import CIFAR10, QuantConfig, parse_tag
@@ -16,7 +17,6 @@ from quant_snn.model import build_network
 from quant_snn.spiking_utils import build_spiking_model
 from quant_snn.train import RunConfig, build_training_model, evaluate, train
 from quant_snn.weights import assign_params, read_npz
-from synthetic import SMALL, SMALL_CONVS, write_dataset
 
 QUANT = "CIFAR10/Quant_VGG_CIFAR10.py"
 

@@ -11,6 +11,8 @@ import keras
 import numpy as np
 import pytest
 from keras.ops import convert_to_numpy as to_numpy
+from synthetic import SMALL, SMALL_CONVS
+from test_spiking import finish_params, random_params
 
 from quant_snn.config import QuantConfig
 from quant_snn.model import build_network
@@ -18,8 +20,6 @@ from quant_snn.precision import compile_for_inference
 from quant_snn.spiking_utils import SpikingConv2D, build_spiking_model
 from quant_snn.thresholds import FoldedThresholds
 from quant_snn.weights import assign_params
-from synthetic import SMALL, SMALL_CONVS
-from test_spiking import finish_params, random_params
 
 pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
 

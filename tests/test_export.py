@@ -5,14 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given
+from synthetic import arch_of
+from test_spiking import (
+    dyadic_images,
+    finish_params,
+    network_case,
+    networks,
+    random_network_settings,
+    random_params,
+    simulate,
+)
 
+from quant_snn.architecture import VGG
 from quant_snn.config import QuantConfig
 from quant_snn.errors import UserError
 from quant_snn.export import ALWAYS, NEVER, integer_network, integer_thresholds, run_integer
-from quant_snn.architecture import VGG
-from synthetic import arch_of
-from test_spiking import (dyadic_images, finish_params, network_case, networks, random_network_settings, random_params,
-                          simulate)
 
 
 def assert_same_as_simulator(params, quant, convs, images):

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from conftest import REPO, script_env
 from PIL import Image
 
-from conftest import REPO, script_env
 from quant_snn.figures import collect
 from quant_snn.spiking_logs import read_logs
 

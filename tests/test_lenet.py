@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from conftest import REPO
+
 from quant_snn.architecture import LENET
 from quant_snn.config import MNIST, QuantConfig
 from quant_snn.data import Dataset, load_dataset
@@ -114,10 +114,11 @@ def test_lenet_trains_and_resumes(trained_lenet):
 
 
 def test_lenet_spiking_network_equals_its_ann_and_integer_form_and_nir(trained_lenet, tmp_path):
-    from quant_snn.export import integer_network, run_integer
-    from quant_snn.spiking_eval import SpikingRunConfig, run_spiking
     from test_nir_export import check_against_simulator
     from test_spiking import simulate
+
+    from quant_snn.export import integer_network, run_integer
+    from quant_snn.spiking_eval import SpikingRunConfig, run_spiking
 
     out, data, _ = trained_lenet
     npz = out / "model_mnist_k1B2.npz"

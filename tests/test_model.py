@@ -1,15 +1,15 @@
 import keras
 import numpy as np
-from keras.ops import convert_to_numpy as to_numpy
 import pytest
+from keras.ops import convert_to_numpy as to_numpy
+from synthetic import SMALL
 
+from quant_snn.architecture import VGG
 from quant_snn.config import FP32, QuantConfig
 from quant_snn.layers import QuantConv2D
-from quant_snn.architecture import VGG
 from quant_snn.model import build_network, conv_layers
 from quant_snn.quantizers import ActivationQuantizer
 from quant_snn.train import build_training_model
-from synthetic import SMALL, SMALL_CONVS
 
 
 @pytest.mark.parametrize("n_classes,count", [(10, 5_079_232), (100, 5_125_312)])
@@ -24,7 +24,8 @@ def test_layer_shapes_follow_the_design():
     model = build_network(10, QuantConfig(1, 2))
     sizes = [model.get_layer(spec.name).output.shape[1:] for spec in VGG.convs]
     assert sizes[:3] == [(24, 24, 64)] * 3 and sizes[3] == (12, 12, 64)
-    assert sizes[4] == (12, 12, 128) and sizes[6] == (6, 6, 128) and sizes[9] == (3, 3, 256) and sizes[10] == (3, 3, 512) and sizes[11] == (1, 1, 512)
+    assert (sizes[4] == (12, 12, 128) and sizes[6] == (6, 6, 128) and sizes[9] == (3, 3, 256)
+            and sizes[10] == (3, 3, 512) and sizes[11] == (1, 1, 512))
 
 
 def test_only_conv0_to_conv10_are_ternary_and_activations_are_quantized():

@@ -14,12 +14,13 @@ nirtorch = pytest.importorskip("nirtorch")
 torch = pytest.importorskip("torch")
 
 from conftest import REPO, script_env  # noqa: E402
+from synthetic import arch_of  # noqa: E402
+from test_spiking import finish_params, random_params, simulate  # noqa: E402
+
+from quant_snn.architecture import VGG, ConvSpec  # noqa: E402
 from quant_snn.config import QuantConfig  # noqa: E402
 from quant_snn.export import integer_network  # noqa: E402
-from quant_snn.architecture import VGG, ConvSpec  # noqa: E402
-from synthetic import arch_of  # noqa: E402
 from quant_snn.nir_export import write_nir  # noqa: E402
-from test_spiking import finish_params, random_params, simulate  # noqa: E402
 
 
 class Heaviside(torch.nn.Module):

@@ -1,9 +1,9 @@
 import keras
 import numpy as np
-from keras.ops import convert_to_numpy as to_numpy
 import pytest
-
 from gradients import gradient_of_sum
+from keras.ops import convert_to_numpy as to_numpy
+
 from quant_snn.layers import QuantConv2D
 from quant_snn.quantizers import ActivationQuantizer, TernaryQuantizer, quantize_activation, ternarize
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 from conftest import REPO, script_env
+
 from quant_snn.quiet import is_noise
 
 NOISE_LINES = [

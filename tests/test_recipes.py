@@ -5,6 +5,7 @@ import csv
 import keras
 import numpy as np
 import pytest
+from synthetic import SMALL
 
 from quant_snn import train as train_module
 from quant_snn.cli import recipe_settings, training_parser
@@ -12,11 +13,11 @@ from quant_snn.config import CIFAR10, FP32, QuantConfig
 from quant_snn.errors import UserError
 from quant_snn.model import build_network, conv_layers
 from quant_snn.recipes import RECIPES, expand_recipe
-from quant_snn.reproduce import ReproduceConfig, finished_epochs, run_config as reproduce_run_config, train_recipe
+from quant_snn.reproduce import ReproduceConfig, finished_epochs, train_recipe
+from quant_snn.reproduce import run_config as reproduce_run_config
 from quant_snn.schedules import schedule_value
 from quant_snn.train import RunConfig, init_from_npz, train
 from quant_snn.weights import save_npz
-from synthetic import SMALL, SMALL_CONVS
 
 K1B2 = QuantConfig(1, 2)
 STEPS = 2  # the synthetic CIFAR-10 has 40 training images; batch 20
@@ -126,7 +127,8 @@ def test_init_npz_loads_fp32_weights_into_a_quantized_net(tmp_path):
 def test_init_npz_refuses_weights_of_another_shape(tmp_path):
     save_core(tmp_path / "hundred.npz", 100, K1B2, dataset="cifar10")  # mislabelled: 100 classes
     cfg = RunConfig(dataset="cifar10", quant=K1B2, data_dir=".", output_dir=tmp_path, init_npz=tmp_path / "hundred.npz")
-    with pytest.raises(UserError, match=r"does not fit this VGG-Net: .*params\[60\] has shape \(512, 100\), expected \(512, 10\)"):
+    with pytest.raises(UserError, match=r"does not fit this VGG-Net: .*params\[60\] has shape \(512, 100\), "
+                                        r"expected \(512, 10\)"):
         init_from_npz(cfg, build_network(10, K1B2))
     save_core(tmp_path / "c100.npz", 100, K1B2, dataset="cifar100")
     cfg = RunConfig(dataset="cifar10", quant=K1B2, data_dir=".", output_dir=tmp_path, init_npz=tmp_path / "c100.npz")

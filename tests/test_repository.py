@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
 
 
@@ -31,6 +30,7 @@ def test_the_numpy_core_loads_no_backend():
     """The integer form, the NIR export, the thresholds and the network descriptions are numpy only: a hardware tool
     chain can use them without Keras, TensorFlow, JAX or PyTorch."""
     code = ("import sys; import quant_snn.architecture, quant_snn.config, quant_snn.thresholds, quant_snn.export, "
-            "quant_snn.nir_export; print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))")
+            "quant_snn.nir_export; "
+            "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

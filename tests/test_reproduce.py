@@ -4,14 +4,14 @@ import csv
 
 import numpy as np
 import pytest
+from synthetic import SMALL
+from test_spiking_cli import random_model
 
 import quant_snn.spiking_eval
 import quant_snn.train
 from quant_snn.config import QuantConfig
 from quant_snn.reproduce import REPO, ReproduceConfig, main, run_all
 from quant_snn.weights import save_npz
-from test_spiking_cli import random_model
-from synthetic import SMALL, SMALL_CONVS
 
 
 def config(data_dir, out):

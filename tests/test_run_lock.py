@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO
+
 from quant_snn.config import QuantConfig
 from quant_snn.errors import UserError
 from quant_snn.run_lock import exclusive_run, lock_path

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import REPO, script_env
+
 from quant_snn.cli import training_main
 from quant_snn.config import QuantConfig
 from quant_snn.model import build_network

@@ -4,20 +4,20 @@ from contextlib import contextmanager
 
 import keras
 import numpy as np
-from keras.ops import convert_to_numpy as to_numpy
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from quant_snn.config import QuantConfig
-from quant_snn.architecture import VGG, ConvSpec
+from keras.ops import convert_to_numpy as to_numpy
+from snn_oracle import im2col, run_oracle
 from synthetic import arch_of
+
+from quant_snn.architecture import VGG, ConvSpec
+from quant_snn.config import QuantConfig
 from quant_snn.model import build_network
 from quant_snn.quantizers import ActivationQuantizer, quantize_activation
 from quant_snn.spiking_utils import build_spiking_model, window_coverage
 from quant_snn.thresholds import fold_batchnorm
 from quant_snn.weights import assign_params
-from snn_oracle import im2col, run_oracle
 
 
 def out_size(n, spec):
@@ -109,8 +109,8 @@ def networks(draw):
         convs.append(spec)
         spatial = out_size(spatial, spec)
         channels = spec.filters
-    return QuantConfig(k, float(B)), tuple(convs), size, spatial * spatial * channels, draw(st.integers(0, 2**32 - 1)), \
-        draw(st.integers(1, 3)), draw(st.integers(2, 5))
+    return (QuantConfig(k, float(B)), tuple(convs), size, spatial * spatial * channels,
+            draw(st.integers(0, 2**32 - 1)), draw(st.integers(1, 3)), draw(st.integers(2, 5)))
 
 
 def random_network_settings(off_tensorflow: int):
@@ -190,7 +190,8 @@ def test_negative_and_zero_gamma_fold():
 
 
 def test_window_coverage_counts_im2col_windows():
-    for size, kernel, stride, padding in [(24, 3, 1, "same"), (24, 2, 2, "same"), (3, 3, 1, "valid"), (7, 3, 2, "same")]:
+    for size, kernel, stride, padding in [(24, 3, 1, "same"), (24, 2, 2, "same"), (3, 3, 1, "valid"),
+                                          (7, 3, 2, "same")]:
         pixel_ids = np.arange(1, size * size + 1, dtype=float).reshape(1, size, size, 1)  # 0 marks padding
         patches = im2col(pixel_ids, kernel, stride, padding)
         expected = np.zeros(size * size)

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import REPO, script_env
+
 from quant_snn.cli import spiking_main
 from quant_snn.config import FP32, QuantConfig
 from quant_snn.model import build_network

@@ -27,6 +27,7 @@ def test_a_damaged_stats_record_reads_as_absent_so_reproduce_redoes_the_run(tmp_
     good = GOOD
     (tmp_path / "stats.json").write_text(json.dumps(good))
     assert read_stats(tmp_path) == good
-    for damaged in ("{garbled", "[]", "{}", "[" * 100_000 + "]" * 100_000, json.dumps({**good, "config": {**good["config"], "images": 0}})):
+    for damaged in ("{garbled", "[]", "{}", "[" * 100_000 + "]" * 100_000,
+                    json.dumps({**good, "config": {**good["config"], "images": 0}})):
         (tmp_path / "stats.json").write_text(damaged)
         assert read_stats(tmp_path) is None, damaged

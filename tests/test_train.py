@@ -7,16 +7,16 @@ import sys
 import time
 
 import numpy as np
-from keras.ops import convert_to_numpy as to_numpy
 import pytest
-
 from conftest import REPO, script_env
+from keras.ops import convert_to_numpy as to_numpy
+from synthetic import SMALL
+
 from quant_snn.config import CIFAR10, FP32, QuantConfig
 from quant_snn.data import load_cifar
 from quant_snn.errors import UserError
 from quant_snn.seeding import set_seed
 from quant_snn.train import RunConfig, build_training_model, compile_model, evaluate, train
-from synthetic import SMALL, SMALL_CONVS
 
 K1B2 = QuantConfig(1, 2)
 
@@ -55,7 +55,8 @@ def test_resume_continues_at_the_saved_epoch_with_the_new_rate(tmp_path, cifar10
     assert not list(cfg.output_dir.glob("*.tmp"))
     # inference on the saved npz reproduces the last epoch's test accuracy
     loss, accuracy = evaluate(run_config(tmp_path, cifar10_dir, mode="inference"))
-    assert accuracy == pytest.approx(history[-1]["test_accuracy"]) and loss == pytest.approx(history[-1]["test_loss"], rel=1e-4)
+    assert (accuracy == pytest.approx(history[-1]["test_accuracy"])
+            and loss == pytest.approx(history[-1]["test_loss"], rel=1e-4))
 
 
 def test_resume_restores_optimizer_state(tmp_path, cifar10_dir):

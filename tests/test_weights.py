@@ -1,10 +1,10 @@
 import numpy as np
-from keras.ops import convert_to_numpy as to_numpy
 import pytest
+from keras.ops import convert_to_numpy as to_numpy
 
+from quant_snn.architecture import VGG
 from quant_snn.config import FP32, QuantConfig
 from quant_snn.errors import UserError
-from quant_snn.architecture import VGG
 from quant_snn.model import build_network
 from quant_snn.weights import load_npz, model_params, read_npz, save_npz
 
@@ -14,7 +14,8 @@ K1B2 = QuantConfig(1, 2)
 def randomize(model, seed=0):
     rng = np.random.default_rng(seed)
     for variable in model.weights:
-        variable.assign(rng.normal(size=variable.shape).astype(np.float32) + (2.0 if "variance" in variable.path else 0))
+        variable.assign(rng.normal(size=variable.shape).astype(np.float32)
+                        + (2.0 if "variance" in variable.path else 0))
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,8 @@ def test_original_format_without_metadata_is_accepted_with_a_warning(tmp_path, t
     capsys.readouterr()
     load_npz(path, build_network(10, K1B2), dataset="cifar10", quant=K1B2)
     assert capsys.readouterr().err == (f"warning: weights file {path} has no metadata (the original's format): nothing "
-                                       "in it confirms that it holds a k1B2 network; it is evaluated as the flags say\n")
+                                       "in it confirms that it holds a k1B2 network; "
+                                       "it is evaluated as the flags say\n")
 
 
 def test_refuses_mismatched_metadata(tmp_path, trained_like):

@@ -1,4 +1,5 @@
-"""Chart: SNN accuracy against the first-layer spike-noise ratio (CIFAR-10); reads the logs in this folder, saves PNG and SVG here."""
+"""Chart: SNN accuracy against the first-layer spike-noise ratio (CIFAR-10); reads the logs in this folder, saves PNG
+and SVG here."""
 import pathlib
 import sys
 

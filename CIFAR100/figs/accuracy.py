@@ -1,4 +1,5 @@
-"""Chart: SNN (and quantized ANN) test accuracy per configuration (CIFAR-100); reads the logs in this folder, saves PNG and SVG here."""
+"""Chart: SNN (and quantized ANN) test accuracy per configuration (CIFAR-100); reads the logs in this folder, saves PNG
+and SVG here."""
 import pathlib
 import sys
 

@@ -1,4 +1,5 @@
-"""Chart: per-layer firing rates of each configuration (CIFAR-100); reads the logs in this folder, saves PNG and SVG here."""
+"""Chart: per-layer firing rates of each configuration (CIFAR-100); reads the logs in this folder, saves PNG and SVG
+here."""
 import pathlib
 import sys
 

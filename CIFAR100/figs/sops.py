@@ -1,4 +1,5 @@
-"""Chart: synaptic operations per image (original and fan-out accounting) beside the ANN's MACs (CIFAR-100); reads the logs in this folder, saves PNG and SVG here."""
+"""Chart: synaptic operations per image (original and fan-out accounting) beside the ANN's MACs (CIFAR-100); reads the
+logs in this folder, saves PNG and SVG here."""
 import pathlib
 import sys
 

@@ -1,4 +1,5 @@
-"""Chart: spikes per image against the network's capacity, per configuration (MNIST); reads the logs in this folder, saves PNG and SVG here."""
+"""Chart: spikes per image against the network's capacity, per configuration (MNIST); reads the logs in this folder,
+saves PNG and SVG here."""
 import pathlib
 import sys
 

@@ -1,4 +1,5 @@
-"""Chart: per-epoch test accuracy of the training runs in ../histories (MNIST), fast recipe against the original; saves PNG and SVG here."""
+"""Chart: per-epoch test accuracy of the training runs in ../histories (MNIST), fast recipe against the original; saves
+PNG and SVG here."""
 import pathlib
 import sys
 
