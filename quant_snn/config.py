@@ -66,13 +66,14 @@ class QuantConfig:
 
 
 FP32 = QuantConfig(None, None)
+TAG_PATTERN = re.compile(r"k(\d+)B([0-9.]+)")  # a quantized configuration's tag (QuantConfig.tag)
 
 
 def parse_tag(tag: str) -> QuantConfig:
     """``fp32`` or ``k{k}B{B}`` (as in file and log-folder names) back to a validated configuration."""
     if tag == "fp32":
         return FP32
-    match = re.fullmatch(r"k(\d+)B([0-9.]+)", tag)
+    match = TAG_PATTERN.fullmatch(tag)
     if not match:
         raise UserError(f"unknown configuration {tag!r}: use fp32 or k{{k}}B{{B}} such as k1B2")
     return QuantConfig(int(match.group(1)), float(match.group(2)))

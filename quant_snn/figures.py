@@ -6,7 +6,6 @@ Figures never open a window (Agg backend) and are saved as PNG and SVG beside th
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -16,14 +15,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .atomic import atomic_write  # noqa: E402
-from .config import parse_tag  # noqa: E402
+from .config import TAG_PATTERN, parse_tag  # noqa: E402
 from .errors import UserError  # noqa: E402
-from .spiking_logs import LOG_FILES, STATS_FILE, RunLogs, read_logs  # noqa: E402
+from .spiking_logs import (  # noqa: E402
+    LOG_FILES,
+    NOISE_SUFFIX,
+    STATS_FILE,
+    RunLogs,
+    parse_log_dir_name,
+    read_logs,
+)
 
 DEFAULT_CONFIGS = ("k0B1", "k0B2", "k1B2")
 SPIKE_WORDS = {1: "single", 2: "two", 4: "four", 8: "eight", 16: "sixteen"}
-TAG = re.compile(r"^k(\d+)B([0-9.]+)$")
-NOISY_TAG = re.compile(r"^(k\d+B[0-9.]+)_noise([0-9.]+)$")
 
 
 def spike_label(tag: str) -> str:
@@ -35,10 +39,10 @@ def spike_label(tag: str) -> str:
 def missing_message(figs_dir: Path, tags: list[str], script: str, need: tuple[str, ...] = LOG_FILES) -> str:
     commands = []
     for tag in tags:
-        match = NOISY_TAG.match(tag)
-        base, noise = (match.group(1), match.group(2)) if match else (tag, None)
+        base, noise = parse_log_dir_name(tag) or (tag, 0.0)
         quant = parse_tag(base)
-        commands.append(f"python {script} --k {quant.k} --B {quant.B:g}" + (f" --noise_ratio {noise}" if noise else ""))
+        noise_flag = f" --noise_ratio {noise:g}" if noise else ""
+        commands.append(f"python {script} --k {quant.k} --B {quant.B:g}{noise_flag}")
     where = ", ".join(str(figs_dir / tag) for tag in tags)
     return f"missing logs ({', '.join(need)}) in {where}; make them with: " + " ; ".join(commands)
 
@@ -47,7 +51,8 @@ def collect(figs_dir: Path, configs: list[str] | None, script: str, need: tuple[
     """The requested configurations (default: k0B1, k0B2, k1B2 plus any other clean logs found), in order."""
     found = []
     for path in [] if configs else sorted(figs_dir.glob("k*B*")):
-        if path.is_dir() and TAG.match(path.name):
+        parsed = parse_log_dir_name(path.name)
+        if path.is_dir() and parsed is not None and parsed[1] == 0.0:
             try:
                 parse_tag(path.name)
                 found.append(path.name)
@@ -55,7 +60,7 @@ def collect(figs_dir: Path, configs: list[str] | None, script: str, need: tuple[
                 print(f"note: passing over {path}: {exc}", file=sys.stderr)
     tags = list(configs) if configs else list(DEFAULT_CONFIGS) + [t for t in found if t not in DEFAULT_CONFIGS]
     for tag in tags:
-        if not TAG.match(tag):
+        if not TAG_PATTERN.fullmatch(tag):
             raise UserError(f"not a spiking configuration: {tag!r} (expected k{{k}}B{{B}}, e.g. k1B2)")
         parse_tag(tag)  # impossible k/B: one clear error
     missing = [tag for tag in tags if not all((figs_dir / tag / name).is_file() for name in need)]
@@ -143,10 +148,10 @@ def firing_rates_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG
 
 def noise_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
     curves: dict[str, list[tuple[float, float]]] = {}
-    for path in sorted(figs_dir.glob("k*B*_noise*")):
-        match = NOISY_TAG.match(path.name)
-        if match and (configs is None or match.group(1) in configs) and (path / "accuracy.txt").is_file():
-            curves.setdefault(match.group(1), []).append((float(match.group(2)), read_logs(path).accuracy))
+    for path in sorted(figs_dir.glob(f"k*B*{NOISE_SUFFIX}*")):
+        parsed = parse_log_dir_name(path.name)
+        if parsed and parsed[1] > 0 and (configs is None or parsed[0] in configs) and (path / "accuracy.txt").is_file():
+            curves.setdefault(parsed[0], []).append((parsed[1], read_logs(path).accuracy))
     if not curves:
         wanted = list(configs) if configs else ["k1B2"]
         raise UserError(missing_message(figs_dir, [f"{t}_noise0.1" for t in wanted], script))

@@ -26,7 +26,7 @@ from pathlib import Path
 from .architecture import Architecture
 from .atomic import atomic_write_text
 from .cli import add_parallel_flags, add_recipe_flags, literal_bool, repo_root, run_cli
-from .config import QuantConfig, dataset_spec, parse_tag
+from .config import QuantConfig, RunFiles, dataset_spec, parse_tag
 from .errors import UserError
 from .paths import repo_relative
 from .spiking_logs import STATS_VERSION, read_stats
@@ -111,16 +111,21 @@ def run_config(cfg: ReproduceConfig, quant: QuantConfig, **kwargs):
                      cpu_devices=cfg.cpu_devices, precision=cfg.precision, arch=cfg.arch, **settings)
 
 
-def finished_epochs(run) -> int:
+def run_files(cfg: ReproduceConfig, quant: QuantConfig) -> RunFiles:
+    """The files of one configuration's run in the output folder."""
+    return RunFiles.of(cfg.output_dir, cfg.dataset, quant)
+
+
+def finished_epochs(files: RunFiles) -> int:
     """Epochs already trained: the checkpoint's, or, where only the weights came back (a run on another machine),
     the npz's own record."""
     from .checkpoint import checkpoint_epoch
     from .weights import read_npz
 
-    if run.checkpoint_path.is_file():
-        return checkpoint_epoch(run.checkpoint_path)
-    if run.npz_path.is_file():
-        return read_npz(run.npz_path)[1].epochs or 0
+    if files.checkpoint.is_file():
+        return checkpoint_epoch(files.checkpoint)
+    if files.npz.is_file():
+        return read_npz(files.npz)[1].epochs or 0
     return 0
 
 
@@ -131,7 +136,7 @@ def train_recipe(cfg: ReproduceConfig, quant: QuantConfig, data, performed: list
     from .recipes import original_phases
     from .train import train
 
-    done = finished_epochs(run_config(cfg, quant, epochs=cfg.epochs))
+    done = finished_epochs(run_files(cfg, quant))
     if done >= cfg.epochs:
         print(f"== train {quant.tag}: {done} epochs already trained, reused", flush=True)
         return
@@ -156,7 +161,7 @@ def train_recipe(cfg: ReproduceConfig, quant: QuantConfig, data, performed: list
 def spiking_config(cfg: ReproduceConfig, quant: QuantConfig, noise: float):
     from .spiking_eval import SpikingRunConfig
 
-    return SpikingRunConfig(dataset=cfg.dataset, quant=quant, npz=run_config(cfg, quant).npz_path,
+    return SpikingRunConfig(dataset=cfg.dataset, quant=quant, npz=run_files(cfg, quant).npz,
                             data_dir=cfg.data_dir, figs_dir=cfg.output_dir / "figs", batch_size=cfg.snn_batch_size,
                             noise_ratio=noise, seed=cfg.seed, limit=cfg.limit, arch=cfg.arch)
 
@@ -192,7 +197,7 @@ def run_all(cfg: ReproduceConfig) -> list[str]:
     for tag, quant in cfg.quants.items():
         if not quant.quantized:
             continue
-        epochs = read_npz(run_config(cfg, quant).npz_path)[1].epochs
+        epochs = read_npz(run_files(cfg, quant).npz)[1].epochs
         for noise in cfg.noise_for(tag):
             snn_cfg = spiking_config(cfg, quant, noise)
             if spiking_is_current(cfg, snn_cfg, epochs, images):
@@ -296,7 +301,7 @@ def write_results(cfg: ReproduceConfig) -> None:
               f"paper SNN {p:g} noise" for p in noisy]
     rows = []
     for tag, quant in cfg.quants.items():
-        info = read_npz(run_config(cfg, quant).npz_path)[1]
+        info = read_npz(run_files(cfg, quant).npz)[1]
         clean = read_stats(spiking_config(cfg, quant, 0.0).log_dir) if quant.quantized else None
         noise_acc = [read_stats(spiking_config(cfg, quant, p).log_dir) if quant.quantized and p in cfg.noise_for(tag)
                      else None for p in noisy]

@@ -2,7 +2,7 @@
 
 A run's folder is ``figs/k{k}B{B}/`` (noisy runs ``figs/k{k}B{B}_noise{p}/``, so they never overwrite the clean
 logs). The original's per-batch logs, one line per batch per time step: ``accuracy.txt`` (correct predictions in
-the batch), ``spike_num.txt`` (spikes of all twelve conv layers), ``sop_num.txt`` (SOPs, the original's
+the batch), ``spike_num.txt`` (spikes of all conv layers), ``sop_num.txt`` (SOPs, the original's
 accounting). ``stats.json`` adds per-layer spikes, firing rates, both SOP counts, the ANN's MACs and the run's
 configuration; logs from the original code (no ``stats.json``) are read as batches of 50 at one time step.
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import atomic_write_text
+from .config import TAG_PATTERN
 from .errors import UserError
 
 LOG_NAMES = ("accuracy", "spike_num", "sop_num")
@@ -25,8 +26,26 @@ STATS_FILE = "stats.json"
 STATS_VERSION = 3
 
 
+NOISE_SUFFIX = "_noise"
+
+
 def log_dir_name(tag: str, noise_ratio: float) -> str:
-    return tag + (f"_noise{noise_ratio:g}" if noise_ratio > 0 else "")
+    """``k1B2`` (noiseless) or ``k1B2_noise0.1``: the folder of one spiking run."""
+    return tag + (f"{NOISE_SUFFIX}{noise_ratio:g}" if noise_ratio > 0 else "")
+
+
+def parse_log_dir_name(name: str) -> tuple[str, float] | None:
+    """:func:`log_dir_name` read back: (configuration tag, noise ratio), or None for another name."""
+    tag, _, noise = name.partition(NOISE_SUFFIX)
+    if not TAG_PATTERN.fullmatch(tag):
+        return None
+    if not noise:
+        return (tag, 0.0) if NOISE_SUFFIX not in name else None
+    try:
+        ratio = float(noise)
+    except ValueError:
+        return None
+    return (tag, ratio) if 0 < ratio < 1 else None
 
 
 def write_logs(log_dir: Path, per_batch: dict[str, list[int]], stats: dict) -> None:

@@ -175,6 +175,6 @@ def test_reproduce_fast_recipe_trains_one_schedule_and_reuses_returned_weights(t
     assert rates == [pytest.approx(schedule_value("cosine", e * STEPS, peak, 2 * STEPS, STEPS), abs=1e-7)
                      for e in (1, 2)]
     run.checkpoint_path.unlink()  # as when only the weights come back from another machine
-    assert finished_epochs(run) == 2
+    assert finished_epochs(run.files) == 2
     train_recipe(cfg, K1B2, data, performed)
     assert performed == ["train k1B2 1-2"]  # nothing retrained

@@ -2,7 +2,9 @@
 
 import json
 
-from quant_snn.spiking_logs import STATS_VERSION, log_dir_name, read_logs, read_stats, write_logs
+import pytest
+
+from quant_snn.spiking_logs import STATS_VERSION, log_dir_name, parse_log_dir_name, read_logs, read_stats, write_logs
 
 GOOD = {"config": {"images": 10, "time_steps": 1, "thresholds_per_neuron": 4, "npz_epochs": 1, "seed": 0},
         "snn_accuracy": 0.5, "ann_accuracy": 0.5, "differing_images": 0, "spikes_per_image": 1.0,
@@ -31,3 +33,13 @@ def test_a_damaged_stats_record_reads_as_absent_so_reproduce_redoes_the_run(tmp_
                     json.dumps({**good, "config": {**good["config"], "images": 0}})):
         (tmp_path / "stats.json").write_text(damaged)
         assert read_stats(tmp_path) is None, damaged
+
+
+@pytest.mark.parametrize("tag, noise", [("k1B2", 0.0), ("k1B2", 0.1), ("k0B1", 0.25), ("k2B0.5", 0.0)])
+def test_a_log_folder_name_reads_back(tag, noise):
+    assert parse_log_dir_name(log_dir_name(tag, noise)) == (tag, noise)
+
+
+@pytest.mark.parametrize("name", ["fp32", "k1B2_noise", "k1B2_noisex", "k1B2_noise1.5", "kxB2", "k1B2_noise0.1_old"])
+def test_other_folder_names_are_not_log_folders(name):
+    assert parse_log_dir_name(name) is None
