@@ -170,7 +170,7 @@ def main() -> None:
     time_preprocessing(results[50]["snn"] if 50 in results else None, args.rounds)
 
     start = time.perf_counter()
-    run_oracle(params, quant.k, quant.levels, VGG.convs, images[: args.oracle_images])
+    run_oracle(params, quant.k, quant.n_thresholds, VGG.convs, images[: args.oracle_images])
     oracle_rate = args.oracle_images / (time.perf_counter() - start)
     print(f"numpy oracle (tests/snn_oracle.py): {oracle_rate:.2f} images/s; "
           f"simulator/oracle speed {results[fastest]['snn'] / oracle_rate:.0f}x")

@@ -162,13 +162,13 @@ def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequenc
 
         cfg = RunConfig(
             dataset=dataset, quant=quant, data_dir=args.data_dir, output_dir=args.output_dir, mode=args.mode,
-            resume=args.resume, batch_size=args.batch_size, seed=args.seed, verbose=args.verbose, npz=args.npz,
-            distribute=args.distribute, cpu_devices=args.cpu_devices, precision=args.precision,
+            resume=args.resume, batch_size=args.batch_size, seed=args.seed, verbose=args.verbose,
+            inference_npz=args.npz, distribute=args.distribute, cpu_devices=args.cpu_devices, precision=args.precision,
             init_npz=args.init_npz, overwrite=args.overwrite, **recipe,
         )
         if cfg.mode == "inference":
             loss, accuracy = evaluate(cfg)
-            print(f"test loss {loss:.4f}, test accuracy {accuracy:.4f} ({cfg.npz or cfg.npz_path})")
+            print(f"test loss {loss:.4f}, test accuracy {accuracy:.4f} ({cfg.inference_npz or cfg.npz_path})")
         else:
             history = train(cfg)
             last = history[-1]
@@ -262,7 +262,7 @@ def export_nir_main(dataset: str, quant, npz: Path, target: Path, overwrite: boo
     net = integer_network(params, quant, arch)
     write_nir(net, target)
     print(f"wrote {target}: NIR graph of the {quant.tag} spiking network from {npz} "
-          f"({len(net.convs)} convolutions x {quant.levels} threshold nodes, one time step)")
+          f"({len(net.convs)} convolutions x {quant.n_thresholds} threshold nodes, one time step)")
 
 
 def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str] | None = None) -> int:

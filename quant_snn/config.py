@@ -53,10 +53,10 @@ class QuantConfig:
         return self.k is not None
 
     @property
-    def levels(self) -> int:
+    def n_thresholds(self) -> int:
         """Number of thresholds per spiking neuron, 2^k * B."""
         if not self.quantized:
-            raise ValueError("the FP32 network has no quantization levels")
+            raise ValueError("the FP32 network has no spike thresholds")
         return int(round((2**self.k) * self.B))
 
     @property

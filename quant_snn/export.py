@@ -69,7 +69,7 @@ def integer_network(params: list[np.ndarray], quant: QuantConfig, arch: Architec
     conv_params, dense = arch.split_params(params)
     layers = []
     for i, p in enumerate(conv_params):
-        folded = fold_batchnorm(p.beta, p.gamma, p.moving_mean, p.moving_variance, quant.k, quant.levels,
+        folded = fold_batchnorm(p.beta, p.gamma, p.moving_mean, p.moving_variance, quant.k, quant.n_thresholds,
                                 rounding_offset=rounding_offset)
         direction = folded.direction.astype(np.int8)
         theta = folded.theta  # float64, hi + lo exactly

@@ -32,7 +32,7 @@ SPIKE_WORDS = {1: "single", 2: "two", 4: "four", 8: "eight", 16: "sixteen"}
 
 def spike_label(tag: str) -> str:
     """``k1B2`` -> ``four-spike (k1B2)``: the most spikes a neuron can emit, 2^k*B, as the original named them."""
-    n = parse_tag(tag).levels
+    n = parse_tag(tag).n_thresholds
     return f"{SPIKE_WORDS.get(n, str(n))}-spike ({tag})"
 
 

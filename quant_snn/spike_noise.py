@@ -22,15 +22,15 @@ import keras
 import numpy as np
 from keras import ops
 
-NEVER = 2.0  # above every uniform in [0, 1): thresholds a neuron did not reach
+UNREACHED = 2.0  # above every uniform in [0, 1): thresholds a neuron did not reach
 
 
 def binomial_cdf_table(n: int, drop: float) -> np.ndarray:
-    """``(n + 1, n)`` float32 table: row ``c`` holds ``P(Binomial(c, 1 - drop) <= j)`` for ``j < c``, else NEVER."""
+    """``(n + 1, n)`` float32 table: row ``c`` holds ``P(Binomial(c, 1 - drop) <= j)`` for ``j < c``, else UNREACHED."""
     if not 0.0 <= drop < 1.0:
         raise ValueError(f"drop probability must be in [0, 1), got {drop}")
     keep = 1.0 - drop
-    table = np.full((n + 1, n), NEVER, dtype=np.float64)
+    table = np.full((n + 1, n), UNREACHED, dtype=np.float64)
     for c in range(n + 1):
         pmf = [math.comb(c, s) * keep**s * drop ** (c - s) for s in range(c + 1)]
         table[c, :c] = np.cumsum(pmf)[:c]

@@ -134,7 +134,7 @@ def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None) -> dict:
     for model in [*anns.values(), snn.model]:
         compile_for_inference(model, xla=cfg.xla)
     filters = np.array([spec.filters for spec in snn.convs[1:]], dtype=np.int64)
-    levels = cfg.quant.levels
+    levels = cfg.quant.n_thresholds
     tally = Tally(len(snn.convs))
     start = time.perf_counter()
     progress = keras.utils.Progbar(len(x_test), unit_name="image", verbose=1 if sys.stdout.isatty() else 2)
@@ -166,7 +166,7 @@ def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None) -> dict:
 
 
 def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds: float, npz_info: dict) -> dict:
-    n, images = cfg.quant.levels, tally.images
+    n, images = cfg.quant.n_thresholds, tally.images
     filters = np.array([spec.filters for spec in snn.convs[1:]], dtype=np.int64)
     sops = np.concatenate([[0], original_sops(tally.fan_in, filters, n)])
     conventional = np.concatenate([[0], tally.fan_in * filters])

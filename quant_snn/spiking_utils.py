@@ -237,7 +237,7 @@ def build_spiking_model(
         raise ValueError(f"noise_layers must be one of {NOISE_LAYERS}")
     if not 0.0 <= noise_ratio < 1.0:
         raise ValueError("noise_ratio must be in [0, 1)")
-    n = quant.levels
+    n = quant.n_thresholds
     inputs = keras.Input(shape=arch.input_shape, name="image")
     x, channel_sum, spikes, fan_ins, all_counts, layers = inputs, None, [], [], [], []
     for i, spec in enumerate(arch.convs):

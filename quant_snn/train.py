@@ -46,7 +46,7 @@ class RunConfig:
     batch_size: int = 200
     seed: int = 0
     verbose: int | str = "auto"
-    npz: Path | None = None  # inference only: evaluate this file instead of the run's own
+    inference_npz: Path | None = None  # --mode inference --npz FILE: evaluate this file instead of the run's own
     distribute: bool = False  # data-parallel over all local devices
     cpu_devices: int | None = None  # split the CPU into this many logical devices (try --distribute without GPUs)
     precision: str = "float32"  # training compute precision; evaluation is always float32
@@ -358,9 +358,9 @@ def check_resumable(cfg: RunConfig, saved: dict) -> None:
 
 
 def evaluate(cfg: RunConfig, data: Dataset | None = None) -> tuple[float, float]:
-    """Test loss and accuracy of the saved weights file (``cfg.npz`` or the run's own npz)."""
+    """Test loss and accuracy of the saved weights file (``cfg.inference_npz`` or the run's own npz)."""
     spec = dataset_spec(cfg.dataset)
-    path = cfg.npz or cfg.npz_path
+    path = cfg.inference_npz or cfg.npz_path
     model, core = build_training_model(spec.n_classes, cfg.quant, cfg.seed, arch=cfg.arch, pixels=spec.pixels)
     load_npz(path, core, dataset=cfg.dataset, quant=cfg.quant, arch=cfg.arch)
     data = data or load_dataset(spec, cfg.data_dir)

@@ -8,7 +8,7 @@ from quant_snn.errors import UserError
                          [(0, 1, 1, "k0B1"), (1, 2, 4, "k1B2"), (1, 4, 8, "k1B4"), (2, 0.5, 2, "k2B0.5")])
 def test_levels_and_tag(k, B, levels, tag):
     quant = QuantConfig(k, B)
-    assert quant.levels == levels
+    assert quant.n_thresholds == levels
     assert quant.tag == tag
     assert quant.quantized
 
@@ -22,7 +22,7 @@ def test_impossible_k_B_are_refused(k, B):
 def test_fp32_has_no_levels():
     assert FP32.tag == "fp32" and not FP32.quantized
     with pytest.raises(ValueError):
-        _ = FP32.levels
+        _ = FP32.n_thresholds
 
 
 def test_unknown_dataset():

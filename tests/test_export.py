@@ -50,7 +50,7 @@ def test_full_vgg_with_negative_and_zero_gamma():
     net, counts = assert_same_as_simulator(params, quant, VGG.convs, dyadic_images(rng, 2, 24))
     thresholds = np.concatenate([layer.thresholds for layer in net.convs[1:]])
     assert (thresholds == ALWAYS).any() and (thresholds == NEVER).any()  # gamma = 0 channels, both kinds
-    assert any(0 < c.mean() < quant.levels for c in counts[1:])
+    assert any(0 < c.mean() < quant.n_thresholds for c in counts[1:])
 
 
 def test_integer_thresholds_round_toward_firing_side():

@@ -86,7 +86,7 @@ def test_full_vgg_through_a_nir_file(tmp_path):
     params = finish_params(random_params(rng, VGG.convs, 3, 10), rng, 512, 10)
     path = write_nir(integer_network(params, quant), tmp_path / "vgg.nir")
     graph = nir.read(path)
-    assert sum(isinstance(n, nir.Threshold) for n in graph.nodes.values()) == len(VGG.convs) * quant.levels
+    assert sum(isinstance(n, nir.Threshold) for n in graph.nodes.values()) == len(VGG.convs) * quant.n_thresholds
     check_against_simulator(path, params, quant, VGG.convs, rng.normal(size=(2, 24, 24, 3)).astype(np.float32))
 
 

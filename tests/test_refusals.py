@@ -23,7 +23,7 @@ def test_infinite_learning_rate_is_refused():
 def test_absurd_levels_are_refused():
     with pytest.raises(UserError, match=f"at most {MAX_LEVELS} are supported"):
         QuantConfig(1, 1e9)
-    assert QuantConfig(3, 4).levels == 32  # large but sane still works
+    assert QuantConfig(3, 4).n_thresholds == 32  # large but sane still works
 
 
 def test_data_dir_that_is_a_file(tmp_path):

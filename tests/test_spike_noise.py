@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from quant_snn.spike_noise import NEVER, binomial_cdf_table, drop_spikes, uniform
+from quant_snn.spike_noise import UNREACHED, binomial_cdf_table, drop_spikes, uniform
 
 pytestmark = pytest.mark.backends  # make test runs this file on TensorFlow, JAX and PyTorch
 
@@ -19,7 +19,7 @@ def test_table_rows_are_binomial_cdfs():
     for c in range(5):
         expected = np.cumsum([math.comb(c, s) * 0.75**s * 0.25 ** (c - s) for s in range(c + 1)])[:c]
         np.testing.assert_allclose(table[c, :c], expected, rtol=1e-6)
-        assert np.all(table[c, c:] == NEVER)
+        assert np.all(table[c, c:] == UNREACHED)
     with pytest.raises(ValueError, match="drop probability"):
         binomial_cdf_table(4, 1.0)
 

@@ -136,10 +136,10 @@ def test_random_networks_match_reference_and_ann_neuron_for_neuron(network):
     quant, convs, params, rng, size, batch, n_classes = network_case(network)
     images = dyadic_images(rng, batch, size)
     _, potential, spikes, fan_ins, counts = simulate(params, quant, convs, images)
-    ref_counts, ref_fan_ins, ref_potential = run_oracle(params, quant.k, quant.levels, convs, images)
+    ref_counts, ref_fan_ins, ref_potential = run_oracle(params, quant.k, quant.n_thresholds, convs, images)
     ann_counts, ann_logits = ann_activations(params, quant, convs, images, n_classes)
     for layer, (c, ref, ann) in enumerate(zip(counts, ref_counts, ann_counts)):
-        assert np.array_equal(c, np.round(c)) and c.min() >= 0 and c.max() <= quant.levels
+        assert np.array_equal(c, np.round(c)) and c.min() >= 0 and c.max() <= quant.n_thresholds
         np.testing.assert_array_equal(c, ref, err_msg=f"simulator vs reference, layer {layer}")
         np.testing.assert_array_equal(c, ann, err_msg=f"simulator vs 2^k * ANN activation, layer {layer}")
         np.testing.assert_array_equal(spikes[layer], c.sum(axis=(1, 2, 3)))
@@ -158,13 +158,13 @@ def test_full_vgg_with_negative_and_zero_gamma_matches_ann_and_reference():
     assert (gammas < 0).any() and (gammas == 0).any()
     images = dyadic_images(rng, 2, 24)
     _, potential, _, _, counts = simulate(params, quant, VGG.convs, images)
-    ref_counts, _, _ = run_oracle(params, quant.k, quant.levels, VGG.convs, images)
+    ref_counts, _, _ = run_oracle(params, quant.k, quant.n_thresholds, VGG.convs, images)
     ann_counts, ann_logits = ann_activations(params, quant, VGG.convs, images, 10)
     busy = 0
     for c, ref, ann in zip(counts, ref_counts, ann_counts):
         np.testing.assert_array_equal(c, ref)
         np.testing.assert_array_equal(c, ann)
-        busy += 0 < c.mean() < quant.levels
+        busy += 0 < c.mean() < quant.n_thresholds
     assert busy >= 6  # the random network is not trivially silent or saturated
     np.testing.assert_array_equal(potential.argmax(1), ann_logits.argmax(1))
 
