@@ -310,3 +310,35 @@ def curves_main(dataset: str, script_path: str, argv: Sequence[str] | None = Non
             print(f"saved {path}")
 
     return run_cli(main, "interrupted")
+
+
+DEFAULT_CONFIGS = "fp32,k0B1,k0B2,k1B2"  # quant_snn.reproduce's default table
+
+
+def reproduce_parser(description: str) -> argparse.ArgumentParser:
+    """The flags of ``python -m quant_snn.reproduce``."""
+    parser = argparse.ArgumentParser(prog="python -m quant_snn.reproduce", description=description)
+    parser.add_argument("--dataset", choices=("cifar10", "cifar100", "mnist"), default="cifar10")
+    parser.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"comma-separated (default {DEFAULT_CONFIGS})")
+    parser.add_argument("--noise", default="0,0.1,0.2", help="noise ratios for the SNN runs (default 0,0.1,0.2)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="total epochs per configuration (default: the recipe's; original: 400 for the VGG-Net, "
+                             "200 for the LeNet)")
+    parser.add_argument("--data_dir", type=Path, default=repo_root(__file__) / "data")
+    parser.add_argument("--output_dir", type=Path, default=None,
+                        help="default: runs/<dataset>/ (git-ignored); "
+                             "--output_dir CIFAR10 rewrites the committed table")
+    parser.add_argument("--batch_size", type=int, default=None, help="default: the original's (200; MNIST 128)")
+    parser.add_argument("--snn_batch_size", type=int, default=None, help="default: the original's (50; MNIST 200)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="spiking runs on the first LIMIT test images only")
+    parser.add_argument("--noise_configs", default=None,
+                        help="comma-separated configurations that get the noisy SNN runs (default: all quantized)")
+    parser.add_argument("--trained_on", default=None,
+                        help="where the reused weights were trained, when not here (a line in the results file)")
+    parser.add_argument("--train_only", type=literal_bool, default=False, help="stop after training (True/False)")
+    add_parallel_flags(parser)
+    add_recipe_flags(parser, init=False)
+    parser.add_argument("--learning_rate", type=float, default=None,
+                        help="learning rate (original: 0.001 for the first half, a tenth after; else the peak)")
+    return parser

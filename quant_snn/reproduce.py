@@ -12,12 +12,7 @@ nothing finished.
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import math
-import os
-import platform
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,14 +20,12 @@ from pathlib import Path
 
 from .architecture import Architecture
 from .atomic import atomic_write_text
-from .cli import add_parallel_flags, add_recipe_flags, literal_bool, repo_root, run_cli
+from .cli import DEFAULT_CONFIGS, repo_root, reproduce_parser, run_cli
 from .config import QuantConfig, RunFiles, dataset_spec, parse_tag
 from .errors import UserError
-from .paths import repo_relative
 from .spiking_logs import STATS_VERSION, read_stats
 
 REPO = repo_root(__file__)
-DEFAULT_CONFIGS = "fp32,k0B1,k0B2,k1B2"
 TRAINING_FLAGS = ("optimizer", "schedule", "learning_rate", "warmup_epochs", "weight_decay", "label_smoothing")
 
 
@@ -216,153 +209,26 @@ def run_all(cfg: ReproduceConfig) -> list[str]:
     return performed
 
 
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{100 * value:.2f}%"
-
-
-def data_source(cfg: ReproduceConfig) -> str:
-    """The official archives extract with a file that the converted copies do not write (readme.html, file.txt~)."""
-    if cfg.dataset == "mnist":
-        return "the official MNIST files (md5 of each checked)"
-    folder = cfg.data_dir / dataset_spec(cfg.dataset).folder
-    marker = "readme.html" if cfg.dataset == "cifar10" else "file.txt~"
-    if (folder / marker).is_file():
-        return "the official archive"
-    if cfg.dataset == "cifar10":
-        return ("a converted copy, not the official archive (here: the official split, 59,799 of the 60,000 images "
-                "with the official pixels and 201 from a JPEG copy, see README_VGG.md)")
-    return "a converted copy, not the official archive (here: the lossless CIFAR-100 copy, see README_VGG.md)"
-
-
-def schedule_text(training: dict | None, network: str = "vgg") -> str:
-    """One cell saying how a configuration was trained (from the npz's own record)."""
-    from .recipes import original_phases, recipe_for
-
-    if training is None:
-        return "not recorded"
-    if training.get("schedule", "constant") == "constant":
-        rate = float(recipe_for("original", network)["learning_rate"])
-
-        def short(value: float) -> str:
-            return f"{value:.0e}".replace("e-0", "e-")  # 1e-3
-
-        steps = f"lr {short(rate)}, then {short(rate / 10)} from half-way" if original_phases(network) == 2 else \
-            f"lr {short(rate)}"
-        return f"{training.get('optimizer', 'adam')} constant (original recipe: {steps})"
-    text = (f"{training['optimizer']} {training['schedule']} peak {training['learning_rate']:g}, "
-            f"warm-up {training['warmup_epochs']:g}, {training['epochs']} epochs")
-    if training.get("weight_decay"):
-        text += f", wd {training['weight_decay']:g}"
-    if training.get("label_smoothing"):
-        text += f", ls {training['label_smoothing']:g}"
-    return text
-
-
-def provenance(cfg: ReproduceConfig) -> list[str]:
-    import keras
-
-    from .recipes import recipe_flags
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                                check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    command = (f"python -m quant_snn.reproduce --dataset {cfg.dataset} --configs {','.join(cfg.configs)} "
-               + (f"--recipe {cfg.recipe} " if cfg.recipe != "original" else "")
-               + f"--noise {','.join(f'{p:g}' for p in cfg.noise)} --epochs {cfg.epochs}"
-               + (f" --noise_configs {','.join(cfg.noise_configs)}" if cfg.noise_configs is not None else "")
-               + (f" --limit {cfg.limit}" if cfg.limit else ""))
-    if cfg.settings["schedule"] == "constant":
-        schedule = (f"the first {math.ceil(cfg.epochs / 2)} epochs at lr {cfg.settings['learning_rate']:g}, the rest "
-                    f"at a tenth of it ({recipe_flags(cfg.settings)})")
-    else:
-        schedule = f"recipe {cfg.recipe}: {recipe_flags({**cfg.settings, 'epochs': cfg.epochs})}"
-    return [
-        f"- command: `{command}`",
-        f"- code: commit {commit}; Keras {keras.__version__} on the {keras.backend.backend()} backend, "
-        f"Python {platform.python_version()}",
-        f"- data: `{repo_relative(cfg.data_dir)}`, {data_source(cfg)}",
-        f"- machine (spiking runs, and training unless said below): {platform.machine()}, {os.cpu_count()} CPUs; "
-        f"date {datetime.date.today().isoformat()}",
-    ] + ([f"- training ran on: {cfg.trained_on}"] if cfg.trained_on else []) + [
-        f"- schedule: {schedule}; batch {cfg.batch_size}; seed {cfg.seed}. Weights that already had the epochs were "
-        "reused as they were (the table's schedule column is each npz's own record).",
-    ]
-
-
 def write_results(cfg: ReproduceConfig) -> None:
-    from .paper import PAPER_ANN, PAPER_EPOCHS, PAPER_NOISE, paper_snn
+    """The results file from every configuration's npz record and spiking statistics
+    (:mod:`quant_snn.results_table` lays it out)."""
+    from .results_table import TableEntry, results_markdown
     from .weights import read_npz
 
-    noisy = [p for p in cfg.noise if p > 0]
-    header = ["configuration", "schedule", "epochs", "ANN", "SNN", "time steps", "SNN/ANN differing images",
-              "spikes / image", "SOPs / image"] + [f"SNN {p:g} noise" for p in noisy] + ["paper ANN", "paper SNN"] + [
-              f"paper SNN {p:g} noise" for p in noisy]
-    rows = []
+    entries = []
     for tag, quant in cfg.quants.items():
-        info = read_npz(run_files(cfg, quant).npz)[1]
-        clean = read_stats(spiking_config(cfg, quant, 0.0).log_dir) if quant.quantized else None
-        noise_acc = [read_stats(spiking_config(cfg, quant, p).log_dir) if quant.quantized and p in cfg.noise_for(tag)
-                     else None for p in noisy]
-        images = clean["config"]["images"] if clean else None
-        rows.append([
-            tag, schedule_text(info.training, cfg.arch.name), str(info.epochs),
-            _pct(clean["ann_accuracy"] if clean else info.test_accuracy),
-            _pct(clean["snn_accuracy"]) if clean else "n/a",
-            "1" if clean else "",
-            f"{clean['differing_images']} of {images}" if clean else "",
-            f"{clean['spikes_per_image']:.3g}" if clean else "",
-            f"{clean['sops_per_image']:.3g}" if clean else "",
-        ] + [_pct(s["snn_accuracy"]) if s else "" for s in noise_acc] + [
-            f"{PAPER_ANN[cfg.dataset][tag]:.2f}%" if tag in PAPER_ANN[cfg.dataset] else "",
-            "" if paper_snn(cfg.dataset, tag) is None else f"{paper_snn(cfg.dataset, tag):.2f}%",
-        ] + [f"{PAPER_NOISE[cfg.dataset][(tag, p)]:.2f}%" if (tag, p) in PAPER_NOISE[cfg.dataset] else ""
-             for p in noisy])
-    spec = dataset_spec(cfg.dataset)
-    lines = [f"# Results: {spec.architecture.title} on {spec.title}", "",
-             "Written by `quant_snn.reproduce` from this repository's own runs; the `paper` columns are the "
-             f"original publication's figures ({PAPER_EPOCHS[cfg.dataset]} epochs on the official images), not ours.",
-             ""]
-    lines += provenance(cfg) + [""]
-    lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    lines += ["", "ANN: the quantized (or FP32) network's test accuracy from the same npz the SNN was converted from, "
-              "the quantized one deciding in float64 (the float32 ANN's accuracy and differing images are in each "
-              "figs/*/stats.json); SNN: one time step; SOPs in the original's accounting (see README_VGG.md).", ""]
-    figures = [name for name in ("accuracy", "sparsity", "sops", "firing_rates", "noise")
-               if (cfg.output_dir / "figs" / f"{name}.png").is_file()]
-    lines += [f"![{name}](figs/{name}.png)" for name in figures]
-    atomic_write_text(cfg.results_path, "\n".join(lines) + "\n")
+        noisy = [p for p in cfg.noise if p > 0]
+        entries.append(TableEntry(
+            tag=tag, npz=read_npz(run_files(cfg, quant).npz)[1],
+            clean=read_stats(spiking_config(cfg, quant, 0.0).log_dir) if quant.quantized else None,
+            noisy=[read_stats(spiking_config(cfg, quant, p).log_dir) if quant.quantized and p in cfg.noise_for(tag)
+                   else None for p in noisy]))
+    atomic_write_text(cfg.results_path, results_markdown(cfg, entries))
     print(f"wrote {cfg.results_path}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m quant_snn.reproduce", description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=("cifar10", "cifar100", "mnist"), default="cifar10")
-    parser.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"comma-separated (default {DEFAULT_CONFIGS})")
-    parser.add_argument("--noise", default="0,0.1,0.2", help="noise ratios for the SNN runs (default 0,0.1,0.2)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="total epochs per configuration (default: the recipe's; original: 400 for the VGG-Net, "
-                             "200 for the LeNet)")
-    parser.add_argument("--data_dir", type=Path, default=REPO / "data")
-    parser.add_argument("--output_dir", type=Path, default=None,
-                        help="default: runs/<dataset>/ (git-ignored); "
-                             "--output_dir CIFAR10 rewrites the committed table")
-    parser.add_argument("--batch_size", type=int, default=None, help="default: the original's (200; MNIST 128)")
-    parser.add_argument("--snn_batch_size", type=int, default=None, help="default: the original's (50; MNIST 200)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="spiking runs on the first LIMIT test images only")
-    parser.add_argument("--noise_configs", default=None,
-                        help="comma-separated configurations that get the noisy SNN runs (default: all quantized)")
-    parser.add_argument("--trained_on", default=None,
-                        help="where the reused weights were trained, when not here (a line in the results file)")
-    parser.add_argument("--train_only", type=literal_bool, default=False, help="stop after training (True/False)")
-    add_parallel_flags(parser)
-    add_recipe_flags(parser, init=False)
-    parser.add_argument("--learning_rate", type=float, default=None,
-                        help="learning rate (original: 0.001 for the first half, a tenth after; else the peak)")
-    args = parser.parse_args(argv)
+    args = reproduce_parser(__doc__.splitlines()[0]).parse_args(argv)
 
     def run() -> None:
         try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 import time
@@ -14,21 +12,22 @@ import keras
 import numpy as np
 
 from .architecture import VGG, Architecture
-from .atomic import atomic_write_text, remove_stale_temporaries, writable_folder
+from .atomic import remove_stale_temporaries, writable_folder
 from .augment import Preprocess
-from .checkpoint import checkpoint_state, load_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_state, load_checkpoint
 from .config import QuantConfig, RunFiles, dataset_spec
 from .data import Dataset, load_dataset
 from .distribute import DataParallel, check_batch, data_parallel, single_device
+from .epoch_end import EpochCheckpoint, NpzTest
 from .errors import UserError
 from .model import build_network
 from .optim import check_optimizer, make_loss, make_optimizer
-from .precision import check_precision, dtype_policy, full_float32
+from .precision import check_precision, dtype_policy
 from .recipes import recipe_flags
 from .run_lock import exclusive_run
 from .schedules import StepSchedule, check_schedule
 from .seeding import MAX_EPOCHS, check_seed, set_seed
-from .weights import assign_params, load_npz, model_params, read_npz, save_npz
+from .weights import assign_params, load_npz, read_npz
 
 
 @dataclass
@@ -186,83 +185,6 @@ def init_from_npz(cfg: RunConfig, core: keras.Model) -> None:
     assign_params(core, params)
     print(f"initialised from {cfg.init_npz} ({info.quant.tag if info.quant else 'original format'}, "
           f"{info.epochs if info.epochs is not None else '?'} epochs)")
-
-
-HISTORY_FIELDS = ("epoch", "learning_rate", "loss", "accuracy", "test_loss", "test_accuracy", "seconds")
-
-
-def write_history_csv(path: Path, history: list[dict]) -> None:
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_text(path, text.getvalue())
-
-
-class NpzTest:
-    """Test loss and accuracy of exactly what the npz holds: the ternary kernels and batch-norm statistics, in a
-    float32 twin of the training model. So the history's test accuracy is what ``--mode inference`` and the
-    spiking network start from, even where a weight sits on the ternary threshold (the training graph and an
-    eager call may then round the threshold's mean differently) or training ran in mixed precision."""
-
-    def __init__(self, twin: keras.Model, twin_core: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int):
-        self.twin, self.twin_core, self.x, self.y, self.batch_size = twin, twin_core, x, y, batch_size
-
-    def __call__(self, params: list[np.ndarray]) -> tuple[float, float]:
-        assign_params(self.twin_core, params)
-        with full_float32():  # TF32 (a GPU's default) would move values across quantization steps
-            loss, accuracy = self.twin.evaluate(self.x, self.y, batch_size=self.batch_size, verbose=0,
-                                                return_dict=False)
-        return float(loss), float(accuracy)
-
-
-class EpochCheckpoint(keras.callbacks.Callback):
-    """After every epoch: test the npz's weights, then write weights npz, CSV history and checkpoint, each
-    replaced atomically, the checkpoint last."""
-
-    def __init__(self, cfg: RunConfig, core: keras.Model, history: list[dict], test: NpzTest):
-        super().__init__()
-        self.cfg = cfg
-        self.core = core
-        self.history = history
-        self.test = test
-        self._start = time.perf_counter()
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        params = model_params(self.core)
-        test_loss, test_accuracy = self.test(params)
-        row = {
-            "epoch": epoch + 1,
-            "learning_rate": float(f"{float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)):.6g}"),
-            "loss": float(logs.get("loss", np.nan)),
-            "accuracy": float(logs.get("accuracy", np.nan)),
-            "test_loss": test_loss,
-            "test_accuracy": test_accuracy,
-            "seconds": round(time.perf_counter() - self._start, 2),
-        }
-        self.history.append(row)
-        cfg = self.cfg
-        # The checkpoint is written last: it is what resume and reproduce read as "epochs done", so a kill between
-        # the files leaves npz and history one epoch ahead (redone on resume), never a checkpoint ahead of them.
-        save_npz(
-            cfg.npz_path, self.core, dataset=cfg.dataset, quant=cfg.quant, epochs=epoch + 1,
-            test_accuracy=row["test_accuracy"], params=params,  # the very arrays just tested
-            training=cfg.training(),
-        )
-        write_history_csv(cfg.history_path, self.history)
-        save_checkpoint(
-            cfg.checkpoint_path, self.model, self.model.optimizer, epoch=epoch + 1, config=cfg.describe(),
-            history=self.history,
-        )
-        print(
-            f"epoch {epoch + 1}: train accuracy {row['accuracy']:.4f}, test accuracy {row['test_accuracy']:.4f} "
-            f"({row['seconds']:.0f} s); saved {cfg.npz_path}",
-            flush=True,
-        )
 
 
 def _as_float(images: np.ndarray) -> np.ndarray:

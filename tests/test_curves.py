@@ -4,8 +4,8 @@ import pytest
 from conftest import REPO
 
 from quant_snn.curves import read_history, split_name, training_figure
+from quant_snn.epoch_end import write_history_csv
 from quant_snn.errors import UserError
-from quant_snn.train import write_history_csv
 
 
 def rows(accuracies):

@@ -131,12 +131,12 @@ def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
 def test_kill_between_files_never_leaves_the_checkpoint_ahead(tmp_path, cifar10_dir, monkeypatch):
     """Interrupted after epoch 2's npz and history but before its checkpoint: resume redoes epoch 2, and the
     npz, history and checkpoint agree again (before, the checkpoint came first and reproduce kept a stale npz)."""
-    import quant_snn.train as train_module
+    import quant_snn.epoch_end as epoch_end
     from quant_snn.checkpoint import checkpoint_epoch
     from quant_snn.weights import read_npz
 
     calls = []
-    original = train_module.save_checkpoint
+    original = epoch_end.save_checkpoint
 
     def checkpoint_then_die(*args, **kwargs):
         calls.append(1)
@@ -146,7 +146,7 @@ def test_kill_between_files_never_leaves_the_checkpoint_ahead(tmp_path, cifar10_
 
     cfg = run_config(tmp_path, cifar10_dir, epochs=3)
     with monkeypatch.context() as patch:
-        patch.setattr(train_module, "save_checkpoint", checkpoint_then_die)
+        patch.setattr(epoch_end, "save_checkpoint", checkpoint_then_die)
         with pytest.raises(KeyboardInterrupt):
             train(cfg)
     assert checkpoint_epoch(cfg.checkpoint_path) == 1 and read_npz(cfg.npz_path)[1].epochs == 2

@@ -1,0 +1,148 @@
+"""The results file (``RESULTS_<DATASET>.md``) that ``quant_snn.reproduce`` writes: provenance (command, code,
+data, machine, schedule), one row per configuration beside the paper's figures, the figure links."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import platform
+import subprocess
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .config import dataset_spec
+from .paper import PAPER_ANN, PAPER_EPOCHS, PAPER_NOISE, paper_snn
+from .paths import REPO, repo_relative
+
+if TYPE_CHECKING:
+    from .reproduce import ReproduceConfig
+    from .weights import NpzInfo
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.2f}%"
+
+
+def data_source(cfg: ReproduceConfig) -> str:
+    """The official archives extract with a file that the converted copies do not write (readme.html, file.txt~)."""
+    if cfg.dataset == "mnist":
+        return "the official MNIST files (md5 of each checked)"
+    folder = cfg.data_dir / dataset_spec(cfg.dataset).folder
+    marker = "readme.html" if cfg.dataset == "cifar10" else "file.txt~"
+    if (folder / marker).is_file():
+        return "the official archive"
+    if cfg.dataset == "cifar10":
+        return ("a converted copy, not the official archive (here: the official split, 59,799 of the 60,000 images "
+                "with the official pixels and 201 from a JPEG copy, see README_VGG.md)")
+    return "a converted copy, not the official archive (here: the lossless CIFAR-100 copy, see README_VGG.md)"
+
+
+def schedule_text(training: dict | None, network: str = "vgg") -> str:
+    """One cell saying how a configuration was trained (from the npz's own record)."""
+    from .recipes import original_phases, recipe_for
+
+    if training is None:
+        return "not recorded"
+    if training.get("schedule", "constant") == "constant":
+        rate = float(recipe_for("original", network)["learning_rate"])
+
+        def short(value: float) -> str:
+            return f"{value:.0e}".replace("e-0", "e-")  # 1e-3
+
+        steps = f"lr {short(rate)}, then {short(rate / 10)} from half-way" if original_phases(network) == 2 else \
+            f"lr {short(rate)}"
+        return f"{training.get('optimizer', 'adam')} constant (original recipe: {steps})"
+    text = (f"{training['optimizer']} {training['schedule']} peak {training['learning_rate']:g}, "
+            f"warm-up {training['warmup_epochs']:g}, {training['epochs']} epochs")
+    if training.get("weight_decay"):
+        text += f", wd {training['weight_decay']:g}"
+    if training.get("label_smoothing"):
+        text += f", ls {training['label_smoothing']:g}"
+    return text
+
+
+def provenance(cfg: ReproduceConfig) -> list[str]:
+    import keras
+
+    from .recipes import original_phases, recipe_flags
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    command = (f"python -m quant_snn.reproduce --dataset {cfg.dataset} --configs {','.join(cfg.configs)} "
+               + (f"--recipe {cfg.recipe} " if cfg.recipe != "original" else "")
+               + f"--noise {','.join(f'{p:g}' for p in cfg.noise)} --epochs {cfg.epochs}"
+               + (f" --noise_configs {','.join(cfg.noise_configs)}" if cfg.noise_configs is not None else "")
+               + (f" --limit {cfg.limit}" if cfg.limit else ""))
+    if cfg.settings["schedule"] == "constant" and original_phases(cfg.arch.name) == 2:
+        schedule = (f"the first {math.ceil(cfg.epochs / 2)} epochs at lr {cfg.settings['learning_rate']:g}, the rest "
+                    f"at a tenth of it ({recipe_flags(cfg.settings)})")
+    elif cfg.settings["schedule"] == "constant":
+        schedule = f"{cfg.epochs} epochs at lr {cfg.settings['learning_rate']:g} ({recipe_flags(cfg.settings)})"
+    else:
+        schedule = f"recipe {cfg.recipe}: {recipe_flags({**cfg.settings, 'epochs': cfg.epochs})}"
+    return [
+        f"- command: `{command}`",
+        f"- code: commit {commit}; Keras {keras.__version__} on the {keras.backend.backend()} backend, "
+        f"Python {platform.python_version()}",
+        f"- data: `{repo_relative(cfg.data_dir)}`, {data_source(cfg)}",
+        f"- machine (spiking runs, and training unless said below): {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"date {datetime.date.today().isoformat()}",
+    ] + ([f"- training ran on: {cfg.trained_on}"] if cfg.trained_on else []) + [
+        f"- schedule: {schedule}; batch {cfg.batch_size}; seed {cfg.seed}. Weights that already had the epochs were "
+        "reused as they were (the table's schedule column is each npz's own record).",
+    ]
+
+
+@dataclass
+class TableEntry:
+    """One configuration's row: its npz record, its noiseless spiking statistics (None: FP32 or not run) and those
+    of every noisy run (None where not run)."""
+
+    tag: str
+    npz: NpzInfo
+    clean: dict | None
+    noisy: list[dict | None]
+
+
+def results_markdown(cfg: ReproduceConfig, entries: list[TableEntry]) -> str:
+    """The whole RESULTS_*.md: title, provenance, the table beside the paper's figures, the figure links."""
+    noisy = [p for p in cfg.noise if p > 0]
+    header = ["configuration", "schedule", "epochs", "ANN", "SNN", "time steps", "SNN/ANN differing images",
+              "spikes / image", "SOPs / image"] + [f"SNN {p:g} noise" for p in noisy] + ["paper ANN", "paper SNN"] + [
+              f"paper SNN {p:g} noise" for p in noisy]
+    rows = []
+    for entry in entries:
+        tag, info, clean, noise_acc = entry.tag, entry.npz, entry.clean, entry.noisy
+        images = clean["config"]["images"] if clean else None
+        rows.append([
+            tag, schedule_text(info.training, cfg.arch.name), str(info.epochs),
+            _pct(clean["ann_accuracy"] if clean else info.test_accuracy),
+            _pct(clean["snn_accuracy"]) if clean else "n/a",
+            "1" if clean else "",
+            f"{clean['differing_images']} of {images}" if clean else "",
+            f"{clean['spikes_per_image']:.3g}" if clean else "",
+            f"{clean['sops_per_image']:.3g}" if clean else "",
+        ] + [_pct(s["snn_accuracy"]) if s else "" for s in noise_acc] + [
+            f"{PAPER_ANN[cfg.dataset][tag]:.2f}%" if tag in PAPER_ANN[cfg.dataset] else "",
+            "" if paper_snn(cfg.dataset, tag) is None else f"{paper_snn(cfg.dataset, tag):.2f}%",
+        ] + [f"{PAPER_NOISE[cfg.dataset][(tag, p)]:.2f}%" if (tag, p) in PAPER_NOISE[cfg.dataset] else ""
+             for p in noisy])
+    spec = dataset_spec(cfg.dataset)
+    lines = [f"# Results: {spec.architecture.title} on {spec.title}", "",
+             "Written by `quant_snn.reproduce` from this repository's own runs; the `paper` columns are the "
+             f"original publication's figures ({PAPER_EPOCHS[cfg.dataset]} epochs on the official images), not ours.",
+             ""]
+    lines += provenance(cfg) + [""]
+    lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", "ANN: the quantized (or FP32) network's test accuracy from the same npz the SNN was converted from, "
+              "the quantized one deciding in float64 (the float32 ANN's accuracy and differing images are in each "
+              "figs/*/stats.json); SNN: one time step; SOPs in the original's accounting (see README_VGG.md).", ""]
+    figures = [name for name in ("accuracy", "sparsity", "sops", "firing_rates", "noise")
+               if (cfg.output_dir / "figs" / f"{name}.png").is_file()]
+    lines += [f"![{name}](figs/{name}.png)" for name in figures]
+    return "\n".join(lines) + "\n"
