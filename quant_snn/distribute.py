@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .config import check_cpu_devices
 from .errors import UserError
 
 XLA_DEVICE_FLAG = "--xla_force_host_platform_device_count"
@@ -23,8 +24,7 @@ XLA_DEVICE_FLAG = "--xla_force_host_platform_device_count"
 
 def request_cpu_devices(n: int) -> None:
     """Ask JAX for ``n`` host devices. Must run before Keras (and so JAX) is imported; harmless on other backends."""
-    if n < 1:
-        raise UserError(f"--cpu_devices must be at least 1, got {n}")
+    check_cpu_devices(n)
     flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith(XLA_DEVICE_FLAG)]
     os.environ["XLA_FLAGS"] = " ".join([*flags, f"{XLA_DEVICE_FLAG}={n}"])
 

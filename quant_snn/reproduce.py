@@ -21,7 +21,7 @@ from pathlib import Path
 from .architecture import Architecture
 from .atomic import atomic_write_text
 from .cli import DEFAULT_CONFIGS, repo_root, reproduce_parser, run_cli
-from .config import QuantConfig, RunFiles, dataset_spec, parse_tag
+from .config import QuantConfig, RunFiles, check_noise_ratio, dataset_spec, parse_tag
 from .errors import UserError
 from .spiking_logs import STATS_VERSION, read_stats
 
@@ -72,8 +72,8 @@ class ReproduceConfig:
         from .seeding import check_seed
 
         check_seed(self.seed)
-        if any(not 0 <= p < 1 for p in self.noise):
-            raise UserError("--noise ratios must be in [0, 1)")
+        for ratio in self.noise:
+            check_noise_ratio(ratio, "--noise ratios")
         if 0 not in self.noise:
             raise UserError("--noise must include 0, the noiseless run that the table and the figures need "
                             "(e.g. --noise 0,0.1,0.2)")

@@ -17,7 +17,7 @@ import numpy as np
 from .architecture import Architecture
 from .atomic import check_replaceable, writable_folder
 from .augment import preprocess_test
-from .config import QuantConfig, dataset_spec
+from .config import QuantConfig, check_noise_ratio, dataset_spec
 from .data import Dataset, load_dataset
 from .errors import UserError
 from .model import build_network
@@ -53,8 +53,7 @@ class SpikingRunConfig:
             raise UserError(f"--batch_size must be at least 1, got {self.batch_size}")
         if self.time_steps < 1:
             raise UserError(f"--time_steps must be at least 1, got {self.time_steps}")
-        if not 0.0 <= self.noise_ratio < 1.0:
-            raise UserError(f"--noise_ratio must be in [0, 1), got {self.noise_ratio}")
+        check_noise_ratio(self.noise_ratio)
         if self.noise_layers not in NOISE_LAYERS:
             raise UserError(f"--noise_layers must be one of {', '.join(NOISE_LAYERS)}")
         check_seed(self.seed)

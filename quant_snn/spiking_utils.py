@@ -17,7 +17,7 @@ import numpy as np
 from keras import ops
 
 from .architecture import VGG, Architecture, conv_geometry
-from .config import QuantConfig
+from .config import QuantConfig, check_noise_ratio
 from .precision import enable_float64
 from .spike_noise import binomial_cdf_table, drop_spikes, uniform
 from .thresholds import FoldedThresholds, fold_batchnorm
@@ -235,8 +235,7 @@ def build_spiking_model(
         raise ValueError("only a quantized network converts into a spiking network")
     if noise_layers not in NOISE_LAYERS:
         raise ValueError(f"noise_layers must be one of {NOISE_LAYERS}")
-    if not 0.0 <= noise_ratio < 1.0:
-        raise ValueError("noise_ratio must be in [0, 1)")
+    check_noise_ratio(noise_ratio)
     n = quant.n_thresholds
     inputs = keras.Input(shape=arch.input_shape, name="image")
     x, channel_sum, spikes, fan_ins, all_counts, layers = inputs, None, [], [], [], []

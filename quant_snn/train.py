@@ -15,7 +15,7 @@ from .architecture import VGG, Architecture
 from .atomic import remove_stale_temporaries, writable_folder
 from .augment import Preprocess
 from .checkpoint import checkpoint_state, load_checkpoint
-from .config import QuantConfig, RunFiles, dataset_spec
+from .config import QuantConfig, RunFiles, check_cpu_devices, dataset_spec
 from .data import Dataset, load_dataset
 from .distribute import DataParallel, check_batch, data_parallel, single_device
 from .epoch_end import EpochCheckpoint, NpzTest
@@ -23,11 +23,13 @@ from .errors import UserError
 from .model import build_network
 from .optim import check_optimizer, make_loss, make_optimizer
 from .precision import check_precision, dtype_policy
-from .recipes import recipe_flags
+from .recipes import recipe_flags, recipe_for
 from .run_lock import exclusive_run
 from .schedules import StepSchedule, check_schedule
 from .seeding import MAX_EPOCHS, check_seed, set_seed
 from .weights import assign_params, load_npz, read_npz
+
+ORIGINAL = recipe_for("original")  # the VGG-Net's original recipe: RunConfig's defaults
 
 
 @dataclass
@@ -40,8 +42,8 @@ class RunConfig:
     output_dir: Path
     mode: str = "training"
     resume: bool = False
-    learning_rate: float = 1e-3
-    epochs: int = 200
+    learning_rate: float = ORIGINAL["learning_rate"]
+    epochs: int = ORIGINAL["epochs"]
     batch_size: int = 200
     seed: int = 0
     verbose: int | str = "auto"
@@ -49,11 +51,11 @@ class RunConfig:
     distribute: bool = False  # data-parallel over all local devices
     cpu_devices: int | None = None  # split the CPU into this many logical devices (try --distribute without GPUs)
     precision: str = "float32"  # training compute precision; evaluation is always float32
-    optimizer: str = "adam"  # adam (the original) or sgd (Nesterov momentum 0.9)
-    schedule: str = "constant"  # constant (the original), cosine or onecycle, per step over the whole --epochs
-    warmup_epochs: float = 0.0  # cosine / onecycle: epochs of linear warm-up
-    weight_decay: float = 0.0  # decoupled weight decay (not on batch-norm scales and offsets)
-    label_smoothing: float = 0.0
+    optimizer: str = ORIGINAL["optimizer"]  # adam (the original) or sgd (Nesterov momentum 0.9)
+    schedule: str = ORIGINAL["schedule"]  # constant (the original), cosine or onecycle, per step over --epochs
+    warmup_epochs: float = ORIGINAL["warmup_epochs"]  # cosine / onecycle: epochs of linear warm-up
+    weight_decay: float = ORIGINAL["weight_decay"]  # decoupled weight decay (not on batch-norm scales and offsets)
+    label_smoothing: float = ORIGINAL["label_smoothing"]
     init_npz: Path | None = None  # start a new run from these weights (e.g. a trained FP32 npz)
     overwrite: bool = False  # --resume False over an earlier run: move its files aside instead of refusing
     arch: Architecture | None = None  # the network (default: the dataset's; tests train small variants)
@@ -80,8 +82,7 @@ class RunConfig:
             raise UserError("--warmup_epochs needs --schedule cosine or onecycle")
         if self.init_npz is not None and self.resume:
             raise UserError("--init_npz starts a new run: it cannot be combined with --resume True")
-        if self.cpu_devices is not None and self.cpu_devices < 1:
-            raise UserError(f"--cpu_devices must be at least 1, got {self.cpu_devices}")
+        check_cpu_devices(self.cpu_devices)
         self.data_dir = Path(self.data_dir)
         self.output_dir = Path(self.output_dir)
 
@@ -125,11 +126,10 @@ class RunConfig:
 
     def flags(self) -> str:
         """The command-line flags of these settings (printed, and written into the results)."""
-        text = f"--optimizer {self.optimizer} --schedule {self.schedule} --learning_rate {self.learning_rate:g}"
-        if self.scheduled:
-            text += f" --epochs {self.epochs} --warmup_epochs {self.warmup_epochs:g}"
-        text += f" --weight_decay {self.weight_decay:g} --label_smoothing {self.label_smoothing:g}"
-        return text + (f" --init_npz {self.init_npz}" if self.init_npz else "")
+        settings = {"optimizer": self.optimizer, "schedule": self.schedule, "learning_rate": self.learning_rate,
+                    **({"epochs": self.epochs, "warmup_epochs": self.warmup_epochs} if self.scheduled else {}),
+                    "weight_decay": self.weight_decay, "label_smoothing": self.label_smoothing}
+        return recipe_flags(settings) + (f" --init_npz {self.init_npz}" if self.init_npz else "")
 
 
 def build_training_model(
