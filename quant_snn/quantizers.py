@@ -25,7 +25,9 @@ def ternarize(w, threshold_factor: float = TERNARY_THRESHOLD_FACTOR):
     """Ternary weights: ``t = 0.7 * mean(|W|)`` over the whole kernel, ``w -> sign(sign(w + t) + sign(w - t))``.
 
     So ``w >= t`` gives +1, ``w <= -t`` gives -1 and ``|w| < t`` gives 0. Straight-through gradient.
-    Applying it to an already ternary kernel returns the kernel unchanged (``t <= 0.7 < 1``).
+    Applying it to an already ternary kernel returns the kernel unchanged (``t <= 0.7 < 1``). The 0.7 * mean|W|
+    threshold is that of Ternary Weight Networks (F. Li, B. Liu, "Ternary Weight Networks", arXiv:1605.04711, 2016);
+    unlike there, no scaling factor multiplies the ternary values (the spiking network needs -1, 0, 1).
     """
     w = ops.convert_to_tensor(w)
     t = threshold_factor * ops.mean(ops.abs(w))
