@@ -49,7 +49,7 @@ def _read_bytes(path: Path) -> bytes:
 def _download(spec: DatasetSpec, name: str, gz_md5: str, folder: Path) -> Path:
     import keras  # only needed when downloading
 
-    from .data import DOWNLOAD_TIMEOUT_S, ORIGIN_ENV
+    from .data import DOWNLOAD_TIMEOUT_S, ORIGIN_ENV, _stall_watchdog
 
     base = os.environ.get(ORIGIN_ENV, spec.url).rstrip("/") + "/"
     target = folder / f"{name}.gz"
@@ -57,8 +57,9 @@ def _download(spec: DatasetSpec, name: str, gz_md5: str, folder: Path) -> Path:
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
-        keras.utils.get_file(fname=f"{name}.gz", origin=f"{base}{name}.gz", file_hash=gz_md5,
-                             cache_dir=str(folder.resolve()), cache_subdir="", extract=False)
+        with _stall_watchdog(target):  # a server that trickles bytes ends in one error, as for CIFAR
+            keras.utils.get_file(fname=f"{name}.gz", origin=f"{base}{name}.gz", file_hash=gz_md5,
+                                 cache_dir=str(folder.resolve()), cache_subdir="", extract=False)
     except BaseException as exc:
         target.unlink(missing_ok=True)  # this call's own partial or unverified download
         if isinstance(exc, KeyboardInterrupt):
