@@ -172,10 +172,9 @@ def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds:
     dense_conventional = int(tally.spikes[-1]) * snn.n_classes  # every last-layer spike reaches every class
     macs = snn.ann_macs_per_layer()
     layers = []
-    for i, spec in enumerate(snn.convs):
-        neurons = snn.neurons_per_layer[i]
+    for i, (spec, shape, neurons) in enumerate(zip(snn.convs, snn.layer_shapes, snn.neurons_per_layer)):
         layers.append({
-            "name": spec.name, "shape": list(snn.layer_shapes[i]), "neurons": neurons,
+            "name": spec.name, "shape": list(shape), "neurons": neurons,
             "spikes_per_image": tally.spikes[i] / images,
             "firing_rate": tally.spikes[i] / (neurons * n * images * cfg.time_steps),
             "sops_per_image": sops[i] / images, "conventional_sops_per_image": conventional[i] / images,

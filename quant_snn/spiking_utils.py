@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .architecture import VGG, Architecture, conv_geometry
+from .architecture import VGG, Architecture, ConvSpec, conv_geometry
 from .config import QuantConfig, check_noise_ratio
 from .precision import enable_float64
 from .spike_noise import binomial_cdf_table, drop_spikes, uniform
@@ -200,7 +200,7 @@ class SpikingNetwork:
     n_classes: int
 
     @property
-    def convs(self):
+    def convs(self) -> tuple[ConvSpec, ...]:
         return self.arch.convs
 
     @property
