@@ -21,6 +21,14 @@ class QuantConv2D(keras.layers.Conv2D):
             return self.kernel
         return self.kernel_quantizer(self.kernel)
 
+    def freeze_quantized_kernel(self) -> None:
+        """For inference: store the quantized kernel and drop the quantizer, so that it is not recomputed (a
+        reduction over the whole kernel) on every batch. The convolution gives the same values bit for bit: the
+        quantizer's forward value is exactly the quantized kernel."""
+        if self.kernel_quantizer is not None:
+            self.kernel.assign(self.quantized_kernel())
+            self.kernel_quantizer = None
+
     def convolution_op(self, inputs, kernel):
         if self.kernel_quantizer is not None:
             kernel = self.kernel_quantizer(kernel)

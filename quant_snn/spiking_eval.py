@@ -20,7 +20,7 @@ from .augment import preprocess_test
 from .config import QuantConfig, check_noise_ratio, dataset_spec
 from .data import Dataset, load_dataset
 from .errors import UserError
-from .model import build_network
+from .model import build_network, conv_layers
 from .paths import repo_relative
 from .precision import compile_for_inference, use_full_float32
 from .seeding import check_seed
@@ -100,6 +100,8 @@ def load_networks(cfg: SpikingRunConfig) -> tuple[dict[str, keras.Model], Spikin
     params, info = load_npz(cfg.npz, anns["float32"], dataset=cfg.dataset, quant=cfg.quant, arch=cfg.arch)
     anns["exact"] = build_network(spec.n_classes, cfg.quant, cfg.arch, exact=True)
     assign_params(anns["exact"], params)
+    for conv in (conv for ann in anns.values() for conv in conv_layers(ann)):
+        conv.freeze_quantized_kernel()  # on eager PyTorch, recomputing ternary kernels took most of a batch of 1
     snn = build_spiking_model(
         params, cfg.quant, arch=cfg.arch, noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed
     )

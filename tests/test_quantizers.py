@@ -77,3 +77,8 @@ def test_quant_conv_uses_ternary_kernel_and_survives_saving(tmp_path):
     model.save(path)
     again = keras.saving.load_model(path)
     np.testing.assert_array_equal(to_numpy(again(x)), to_numpy(model(x)))
+    before = to_numpy(model(x))
+    conv.freeze_quantized_kernel()  # inference: the quantized kernel stored once, the same outputs bit for bit
+    assert conv.kernel_quantizer is None
+    assert set(np.unique(to_numpy(conv.kernel))) <= {-1.0, 0.0, 1.0}
+    np.testing.assert_array_equal(to_numpy(model(x)), before)
