@@ -47,7 +47,7 @@ def spiking_run(dataset: str, npz: Path, tag: str, variant: str, batch: int, fol
     """One spiking run (reused when its stats.json exists in the current format); returns its stats and logs."""
     log_dir = folder / tag
     stats = read_stats(log_dir)
-    if stats is None or stats["config"].get("stats_version") != STATS_VERSION:
+    if stats is None or stats.config.stats_version != STATS_VERSION:
         backend, xla = VARIANTS[variant]
         spec = dataset_spec(dataset)
         script = ROOT / spec.scripts / f"Spiking_{spec.script_name}.py"
@@ -108,8 +108,8 @@ def main() -> None:
         for (variant, batch), run in runs.items():
             stats, logs = run["stats"], run["logs"]
             where = f"{npz.name} {tag} {variant} batch {batch}"
-            if stats["differing_images"] != 0:
-                failures.append(f"{where}: {stats['differing_images']} images differ from the float64 ANN")
+            if stats.differing_images != 0:
+                failures.append(f"{where}: {stats.differing_images} images differ from the float64 ANN")
             same = runs[(REFERENCE, batch)]["logs"]
             for name in LOG_NAMES:
                 if logs[name] != same[name]:
@@ -119,10 +119,10 @@ def main() -> None:
                     failures.append(f"{where}: {name} differs from the per-image (batch 1) log summed per batch")
         for variant in variants:
             first = runs[(variant, batches[0])]["stats"]
-            rows.append((npz.name, tag, info.epochs, variant, first["config"]["images"], first["snn_accuracy"],
-                         first["ann_accuracy"], first["spikes_per_image"], first["sops_per_image"],
-                         max(runs[(variant, b)]["stats"]["differing_images"] for b in batches),
-                         " / ".join(f"{runs[(variant, b)]['stats']['images_per_second']:.0f}" for b in batches)))
+            rows.append((npz.name, tag, info.epochs, variant, first.config.images, first.snn_accuracy,
+                         first.ann_accuracy, first.spikes_per_image, first.sops_per_image,
+                         max(runs[(variant, b)]["stats"].differing_images for b in batches),
+                         " / ".join(f"{runs[(variant, b)]['stats'].images_per_second:.0f}" for b in batches)))
     print(f"\n| npz | config | epochs | variant | images | SNN accuracy | float64 ANN accuracy | spikes / image "
           f"| SOPs / image | differing images | images/s at batch {' / '.join(map(str, batches))} |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")

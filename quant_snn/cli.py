@@ -228,16 +228,16 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
             noise_layers=args.noise_layers, seed=args.seed, limit=args.limit, xla=args.xla,
         )
         stats = run_spiking(cfg)
-        images = stats["config"]["images"]
-        print(f"SNN accuracy {stats['snn_accuracy']:.4f} at T={cfg.time_steps} "
+        images = stats.config.images
+        print(f"SNN accuracy {stats.snn_accuracy:.4f} at T={cfg.time_steps} "
               f"({quant.tag}, noise {cfg.noise_ratio:g})")
-        print(f"ANN accuracy {stats['ann_accuracy']:.4f} (same npz, decided in float64)")
-        print(f"images classified differently by SNN and ANN: {stats['differing_images']} of {images}")
-        print(f"float32 ANN (as trained): accuracy {stats['float32_ann_accuracy']:.4f}, "
-              f"{stats['float32_differing_images']} of {images} images classified differently from the SNN")
-        print(f"per image: {stats['spikes_per_image']:.4g} spikes, {stats['sops_per_image']:.4g} SOPs (original "
-              f"accounting), {stats['conventional_sops_per_image']:.4g} SOPs (fan-out), "
-              f"{stats['ann_macs_per_image']:.4g} ANN MACs")
+        print(f"ANN accuracy {stats.ann_accuracy:.4f} (same npz, decided in float64)")
+        print(f"images classified differently by SNN and ANN: {stats.differing_images} of {images}")
+        print(f"float32 ANN (as trained): accuracy {stats.float32_ann_accuracy:.4f}, "
+              f"{stats.float32_differing_images} of {images} images classified differently from the SNN")
+        print(f"per image: {stats.spikes_per_image:.4g} spikes, {stats.sops_per_image:.4g} SOPs (original "
+              f"accounting), {stats.conventional_sops_per_image:.4g} SOPs (fan-out), "
+              f"{stats.ann_macs_per_image:.4g} ANN MACs")
         print(f"logs: {cfg.log_dir}")
 
     return run_cli(main, "interrupted before the end of the test set; run the same command again")

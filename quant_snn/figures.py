@@ -111,7 +111,7 @@ def accuracy_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.p
 def sparsity_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") -> list[Path]:
     runs = collect(figs_dir, configs, script, LOG_FILES + (STATS_FILE,))
     fig, ax = plt.subplots(figsize=(6, 4))
-    capacity = [r.stats["spiking_neurons"] * r.stats["config"]["thresholds_per_neuron"] for r in runs]
+    capacity = [r.stats.spiking_neurons * r.stats.config.thresholds_per_neuron for r in runs]
     _bars(ax, [spike_label(r.tag) for r in runs],
           {"spikes per image": [r.spikes_per_image for r in runs],
            "neurons x 2^k*B (every threshold reached)": capacity},
@@ -125,8 +125,8 @@ def sops_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py") 
     fig, ax = plt.subplots(figsize=(6, 4))
     _bars(ax, [spike_label(r.tag) for r in runs], {
         "SOPs (original accounting)": [r.sops_per_image for r in runs],
-        "SOPs (fan-out)": [r.stats["conventional_sops_per_image"] for r in runs],
-        "ANN MACs": [r.stats["ann_macs_per_image"] for r in runs],
+        "SOPs (fan-out)": [r.stats.conventional_sops_per_image for r in runs],
+        "ANN MACs": [r.stats.ann_macs_per_image for r in runs],
     }, "operations per image", log=True)
     ax.set_title("Synaptic operations per image")
     return save_figure(fig, figs_dir, "sops")
@@ -136,8 +136,8 @@ def firing_rates_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG
     runs = collect(figs_dir, configs, script, (STATS_FILE,) + LOG_FILES)
     fig, ax = plt.subplots(figsize=(7, 4))
     for r in runs:
-        layers = [layer for layer in r.stats["layers"] if "firing_rate" in layer]
-        ax.plot([layer["name"] for layer in layers], [layer["firing_rate"] for layer in layers], marker="o",
+        layers = [layer for layer in r.stats.layers if layer.firing_rate is not None]
+        ax.plot([layer.name for layer in layers], [layer.firing_rate for layer in layers], marker="o",
                 label=spike_label(r.tag))
     ax.set_ylabel("firing rate (spikes / (neurons x 2^k*B))")
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)

@@ -166,9 +166,8 @@ def spiking_is_current(cfg: ReproduceConfig, snn_cfg, npz_epochs: int, images: i
     stats = read_stats(snn_cfg.log_dir)
     if stats is None:
         return False
-    c = stats["config"]
-    recorded = (c.get("stats_version"), c["npz_epochs"], c.get("npz_sha256"), c["images"], c["time_steps"], c["seed"],
-                c.get("noise_layers"))
+    c = stats.config
+    recorded = (c.stats_version, c.npz_epochs, c.npz_sha256, c.images, c.time_steps, c.seed, c.noise_layers)
     return recorded == (STATS_VERSION, npz_epochs, file_sha256(snn_cfg.npz), images, 1, cfg.seed, "first")
 
 

@@ -17,6 +17,7 @@ from .paths import REPO, repo_relative
 
 if TYPE_CHECKING:
     from .reproduce import ReproduceConfig
+    from .spiking_logs import SpikingStats
     from .weights import NpzInfo
 
 
@@ -104,8 +105,8 @@ class TableEntry:
 
     tag: str
     npz: NpzInfo
-    clean: dict | None
-    noisy: list[dict | None]
+    clean: SpikingStats | None
+    noisy: list[SpikingStats | None]
 
 
 def results_markdown(cfg: ReproduceConfig, entries: list[TableEntry]) -> str:
@@ -117,16 +118,15 @@ def results_markdown(cfg: ReproduceConfig, entries: list[TableEntry]) -> str:
     rows = []
     for entry in entries:
         tag, info, clean, noise_acc = entry.tag, entry.npz, entry.clean, entry.noisy
-        images = clean["config"]["images"] if clean else None
         rows.append([
             tag, schedule_text(info.training, cfg.arch.name), str(info.epochs),
-            _pct(clean["ann_accuracy"] if clean else info.test_accuracy),
-            _pct(clean["snn_accuracy"]) if clean else "n/a",
+            _pct(clean.ann_accuracy if clean else info.test_accuracy),
+            _pct(clean.snn_accuracy) if clean else "n/a",
             "1" if clean else "",
-            f"{clean['differing_images']} of {images}" if clean else "",
-            f"{clean['spikes_per_image']:.3g}" if clean else "",
-            f"{clean['sops_per_image']:.3g}" if clean else "",
-        ] + [_pct(s["snn_accuracy"]) if s else "" for s in noise_acc] + [
+            f"{clean.differing_images} of {clean.config.images}" if clean else "",
+            f"{clean.spikes_per_image:.3g}" if clean else "",
+            f"{clean.sops_per_image:.3g}" if clean else "",
+        ] + [_pct(s.snn_accuracy) if s else "" for s in noise_acc] + [
             f"{PAPER_ANN[cfg.dataset][tag]:.2f}%" if tag in PAPER_ANN[cfg.dataset] else "",
             "" if paper_snn(cfg.dataset, tag) is None else f"{paper_snn(cfg.dataset, tag):.2f}%",
         ] + [f"{PAPER_NOISE[cfg.dataset][(tag, p)]:.2f}%" if (tag, p) in PAPER_NOISE[cfg.dataset] else ""

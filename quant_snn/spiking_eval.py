@@ -24,7 +24,17 @@ from .model import build_network, conv_layers
 from .paths import repo_relative
 from .precision import compile_for_inference, use_full_float32
 from .seeding import check_seed
-from .spiking_logs import LOG_FILES, LOG_NAMES, STATS_FILE, log_dir_name, write_logs
+from .spiking_logs import (
+    LOG_FILES,
+    LOG_NAMES,
+    STATS_FILE,
+    STATS_VERSION,
+    LayerStats,
+    RunRecord,
+    SpikingStats,
+    log_dir_name,
+    write_logs,
+)
 from .spiking_utils import NOISE_LAYERS, SpikingNetwork, build_spiking_model
 from .weights import assign_params, load_npz, unconfirmed
 
@@ -124,7 +134,7 @@ def simulate_batch(snn: SpikingNetwork, images: np.ndarray, time_steps: int):
         yield to_numpy(potential), [to_numpy(s) for s in spikes], [to_numpy(f) for f in fan_in]
 
 
-def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None) -> dict:
+def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None) -> SpikingStats:
     """Evaluate SNN and ANN on the test set; write logs and ``stats.json``; return the statistics."""
     use_full_float32()
     anns, snn, npz_info = load_networks(cfg)
@@ -166,46 +176,48 @@ def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None) -> dict:
     return stats
 
 
-def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds: float, npz_info: dict) -> dict:
+def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds: float,
+              npz_info: dict) -> SpikingStats:
+    """The run's stats.json record from its totals (numbers as Python ints and floats, as the file holds them)."""
     n, images = cfg.quant.n_thresholds, tally.images
     filters = np.array([spec.filters for spec in snn.convs[1:]], dtype=np.int64)
     sops = np.concatenate([[0], original_sops(tally.fan_in, filters, n)])
     conventional = np.concatenate([[0], tally.fan_in * filters])
     dense_conventional = int(tally.spikes[-1]) * snn.n_classes  # every last-layer spike reaches every class
     macs = snn.ann_macs_per_layer()
-    layers = []
-    for i, (spec, shape, neurons) in enumerate(zip(snn.convs, snn.layer_shapes, snn.neurons_per_layer)):
-        layers.append({
-            "name": spec.name, "shape": list(shape), "neurons": neurons,
-            "spikes_per_image": tally.spikes[i] / images,
-            "firing_rate": tally.spikes[i] / (neurons * n * images * cfg.time_steps),
-            "sops_per_image": sops[i] / images, "conventional_sops_per_image": conventional[i] / images,
-            "ann_macs_per_image": macs[i],
-        })
-    layers.append({"name": "dense", "conventional_sops_per_image": dense_conventional / images,
-                   "ann_macs_per_image": macs[-1]})
-    return {
-        "config": {
-            "dataset": cfg.dataset, "network": cfg.arch.name, "k": cfg.quant.k, "B": cfg.quant.B,
-            "thresholds_per_neuron": n,
-            "npz": repo_relative(cfg.npz), "npz_epochs": npz_info["epochs"],
-            "npz_sha256": npz_info["sha256"], "batch_size": cfg.batch_size,
-            "time_steps": cfg.time_steps, "noise_ratio": cfg.noise_ratio, "noise_layers": cfg.noise_layers,
-            "seed": cfg.seed, "images": images, "backend": keras.backend.backend(), "keras": keras.__version__,
-            "xla": cfg.xla and keras.backend.backend() in ("tensorflow", "jax"),
-        },
-        "warnings": npz_info["warnings"],  # e.g. weights whose file cannot confirm k and B
-        "snn_accuracy": tally.snn_correct / images,
-        "ann_accuracy": tally.ann_correct / images,
-        "differing_images": tally.differing,
-        "float32_ann_accuracy": tally.float32_ann_correct / images,
-        "float32_differing_images": tally.float32_differing,
-        "spikes_per_image": int(tally.spikes.sum()) / images,
-        "sops_per_image": float(sops.sum()) / images,
-        "conventional_sops_per_image": (float(conventional.sum()) + dense_conventional) / images,
-        "ann_macs_per_image": int(sum(macs)),
-        "spiking_neurons": int(sum(snn.neurons_per_layer)),
-        "images_per_second": images / seconds,
-        "layers": layers,
-    }
+    layers = [
+        LayerStats(
+            name=spec.name, shape=[int(d) for d in shape], neurons=int(neurons),
+            spikes_per_image=float(tally.spikes[i] / images),
+            firing_rate=float(tally.spikes[i] / (neurons * n * images * cfg.time_steps)),
+            sops_per_image=float(sops[i] / images), conventional_sops_per_image=float(conventional[i] / images),
+            ann_macs_per_image=int(macs[i]),
+        )
+        for i, (spec, shape, neurons) in enumerate(zip(snn.convs, snn.layer_shapes, snn.neurons_per_layer))
+    ]
+    layers.append(LayerStats(name="dense", conventional_sops_per_image=dense_conventional / images,
+                             ann_macs_per_image=int(macs[-1])))
+    backend = keras.backend.backend()
+    return SpikingStats(
+        config=RunRecord(
+            stats_version=STATS_VERSION, dataset=cfg.dataset, network=cfg.arch.name, k=cfg.quant.k, B=cfg.quant.B,
+            thresholds_per_neuron=n, npz=repo_relative(cfg.npz), npz_epochs=npz_info["epochs"],
+            npz_sha256=npz_info["sha256"], batch_size=cfg.batch_size, time_steps=cfg.time_steps,
+            noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed, images=images,
+            backend=backend, keras=keras.__version__, xla=cfg.xla and backend in ("tensorflow", "jax"),
+        ),
+        warnings=list(npz_info["warnings"]),  # e.g. weights whose file cannot confirm k and B
+        snn_accuracy=tally.snn_correct / images,
+        ann_accuracy=tally.ann_correct / images,
+        differing_images=tally.differing,
+        float32_ann_accuracy=tally.float32_ann_correct / images,
+        float32_differing_images=tally.float32_differing,
+        spikes_per_image=int(tally.spikes.sum()) / images,
+        sops_per_image=float(sops.sum()) / images,
+        conventional_sops_per_image=(float(conventional.sum()) + dense_conventional) / images,
+        ann_macs_per_image=int(sum(macs)),
+        spiking_neurons=int(sum(snn.neurons_per_layer)),
+        images_per_second=images / seconds,
+        layers=layers,
+    )
 

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from conftest import REPO, script_env
 from PIL import Image
+from test_spiking_logs import stats_record
 
 from quant_snn.figures import collect
-from quant_snn.spiking_logs import read_logs
+from quant_snn.spiking_logs import LayerStats, read_logs
 
 LAYERS = ["conv00", "conv0", "conv1", "conv2"]
 
@@ -29,13 +30,15 @@ def write_logs(folder, tag, levels, batches=4, steps=1, stats=True, seed=0, nois
     (folder / "spike_num.txt").write_text("".join(f"{v}\n" for v in rng.integers(10**6, 10**7, lines)))
     (folder / "sop_num.txt").write_text("".join(f"{v}\n" for v in rng.integers(10**9, 10**10, lines)))
     if stats:
-        layers = [{"name": n, "firing_rate": float(rng.uniform(0.05, 0.3))} for n in LAYERS]
-        stats = {"config": {"images": 50 * batches, "time_steps": steps, "thresholds_per_neuron": levels,
-                            "npz_epochs": 1, "seed": 0},
-                 "snn_accuracy": 0.8, "differing_images": 0, "spikes_per_image": 1e5, "sops_per_image": 1e8,
-                 "ann_accuracy": 0.8, "spiking_neurons": 187136, "conventional_sops_per_image": 8e7,
-                 "ann_macs_per_image": 1.27e8, "layers": layers + [{"name": "dense"}]}
-        (folder / "stats.json").write_text(json.dumps(stats))
+        layers = [LayerStats(name=n, shape=[24, 24, 64], neurons=36864, spikes_per_image=1e4,
+                             firing_rate=float(rng.uniform(0.05, 0.3)), sops_per_image=1e7,
+                             conventional_sops_per_image=1e6, ann_macs_per_image=21233664) for n in LAYERS]
+        record = stats_record(
+            config={"images": 50 * batches, "time_steps": steps, "thresholds_per_neuron": levels},
+            snn_accuracy=0.8, spikes_per_image=1e5, sops_per_image=1e8, ann_accuracy=0.8, spiking_neurons=187136,
+            conventional_sops_per_image=8e7, ann_macs_per_image=127_000_000,
+            layers=layers + [LayerStats(name="dense", conventional_sops_per_image=1e4, ann_macs_per_image=5120)])
+        (folder / "stats.json").write_text(record.to_json())
 
 
 @pytest.fixture

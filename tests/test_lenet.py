@@ -124,9 +124,9 @@ def test_lenet_spiking_network_equals_its_ann_and_integer_form_and_nir(trained_l
     npz = out / "model_mnist_k1B2.npz"
     stats = run_spiking(SpikingRunConfig(dataset="mnist", quant=K1B2, npz=npz, data_dir=out, figs_dir=tmp_path,
                                          batch_size=7), data)
-    assert stats["config"]["network"] == "lenet" and stats["config"]["images"] == 20
-    assert stats["differing_images"] == 0
-    assert stats["layers"][-1]["ann_macs_per_image"] == 256 * 10
+    assert stats.config.network == "lenet" and stats.config.images == 20
+    assert stats.differing_images == 0
+    assert stats.layers[-1].ann_macs_per_image == 256 * 10
     params, _ = read_npz(npz)
     images = (data.x_test.astype(np.float32) / np.float32(255))[:6]
     net = integer_network(params, K1B2, LENET)
