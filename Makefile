@@ -1,33 +1,43 @@
-# make run     - set up .venv, fetch CIFAR-10 on first use, train CONFIGS for EPOCHS epochs, run the spiking
-#                network at each NOISE ratio, draw the figures, write runs/cifar10/RESULTS_CIFAR10.md (resumable)
-# make train   - only train k1B2 for EPOCHS epochs with the original's script
-# make test    - set up .venv, lint (ruff), run the test suite on the TensorFlow, JAX and PyTorch backends (.ci/run)
+# make run     - set up .venv (runtime requirements only), prepare the test set on first use, run the published k1B2
+#                network as a one-time-step spiking network at noise 0, 0.1 and 0.2, draw the figures and print
+#                the results beside the paper's (runs/showcase/; DATASET=cifar100 when its network is published)
+# make train   - train CONFIGS with RECIPE (EPOCHS: the recipe's own unless given), run their spiking networks at
+#                each NOISE ratio, draw the figures, write runs/<dataset>/RESULTS_<DATASET>.md (rerun to resume)
+# make test    - set up .venv with the test requirements too (JAX, PyTorch, pytest), lint (ruff), run the test suite
+#                on the TensorFlow, JAX and PyTorch backends (.ci/run)
 # make bench   - training and spiking throughput benchmarks
 # make gpu-prep - Keras wheels into .gpu/ for bench/gpu_campaign.sh on a GPU machine
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EPOCHS ?= 1
+EPOCHS ?=
+RECIPE ?= fast
 CONFIGS ?= k1B2
 NOISE ?= 0,0.1,0.2
 DATASET ?= cifar10
 DATA_DIR ?= data
 
-.PHONY: setup run train test bench gpu-prep
+.PHONY: runtime setup run train test bench gpu-prep
 
-$(VENV)/.installed: requirements.txt requirements-test.txt requirements-backends.txt
+$(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime requirements-test.txt requirements-backends.txt
 	$(PY) -m pip install -q -r requirements-test.txt
 	touch $@
 
+runtime: $(VENV)/.runtime
 setup: $(VENV)/.installed
 
-run: setup
-	$(PY) -m quant_snn.reproduce --dataset $(DATASET) --configs $(CONFIGS) --noise $(NOISE) --epochs $(EPOCHS) --data_dir $(DATA_DIR)
+run: runtime
+	$(PY) -m quant_snn.showcase --dataset $(DATASET) --data_dir $(DATA_DIR)
 
-train: setup
-	$(PY) CIFAR10/Quant_VGG_CIFAR10.py --k 1 --B 2 --epochs $(EPOCHS) --data_dir $(DATA_DIR)
+train: runtime
+	$(PY) -m quant_snn.reproduce --dataset $(DATASET) --configs $(CONFIGS) --noise $(NOISE) --recipe $(RECIPE) \
+		$(if $(EPOCHS),--epochs $(EPOCHS)) --data_dir $(DATA_DIR)
 
 # The whole suite on TensorFlow (it also runs the scripts on JAX and PyTorch in subprocesses), then the tests marked
 # `backends` (results that depend on the Keras backend: quantizers, augmentation, the simulator's exactness,
@@ -42,7 +52,7 @@ test: setup
 	KERAS_BACKEND=jax $(PYTEST) --dist loadgroup -m backends
 	KERAS_BACKEND=torch $(PYTEST) --dist loadgroup -m backends
 
-bench: setup
+bench: runtime
 	$(PY) bench/train_throughput.py
 	$(PY) bench/snn_throughput.py
 

@@ -1,7 +1,8 @@
 """Keep TensorFlow's start-up chatter off the terminal of the scripts.
 
 TensorFlow 2.21 writes 4-5 native log lines at import and at its first operation (absl's "before InitializeLog"
-warning, oneDNN and CPU-feature notes, an ``E0000 ... DT_INT64`` line that is not an error) before
+warning, oneDNN and CPU-feature notes, an ``E0000 ... DT_INT64`` line that is not an error; later a "retracing"
+warning when a run compiles several networks, as the spiking runs of several noise ratios do) before
 ``TF_CPP_MIN_LOG_LEVEL`` takes effect, so the environment variable alone cannot silence them. The scripts therefore
 route file descriptor 2 through a filter that drops exactly those lines and passes everything else. A user who
 sets ``TF_CPP_MIN_LOG_LEVEL`` themselves gets TensorFlow's own behaviour, unfiltered.
@@ -18,7 +19,10 @@ import threading
 NOISE = re.compile(
     rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     rb"|[IWE]\d{4} [0-9:. ]+\d+ (port\.cc|cpu_feature_guard\.cc|util\.cc)[^\n]*"
-    rb"|To enable the following instructions:[^\n]*rebuild TensorFlow with the appropriate compiler flags\.)\s*$"
+    rb"|To enable the following instructions:[^\n]*rebuild TensorFlow with the appropriate compiler flags\."
+    # a new network compiled for each spiking run (noise ratios, several configurations) is traced anew, as meant
+    rb"|WARNING:tensorflow:\d+ out of the last \d+ calls to <function [^\n]* triggered tf\.function retracing\.[^\n]*)"
+    rb"\s*$"
 )
 
 

@@ -1,0 +1,144 @@
+"""The method at work in one command: the published k1B2 VGG-Net run as a one-time-step spiking network on the whole
+test set, noiseless and with 10% / 20% of its first-layer spikes dropped, beside the paper's figures.
+
+    python -m quant_snn.showcase                    # make run: CIFAR-10, the published weights
+    python -m quant_snn.showcase --npz runs/cifar10/model_cifar_10_k1B2.npz   # your own k1B2 network
+
+Checks the published file against its SHA-256 first; prepares the test set (download from the official site with
+its checksum, or the copy already in ``--data_dir``); writes the spiking logs and figures into ``--output_dir``
+(git-ignored ``runs/showcase/<dataset>/`` by default), never over the committed results; and, when the committed
+results were made from the same file, says whether every number came out the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .cli import repo_root, run_cli
+from .config import QuantConfig, RunFiles, check_noise_ratio, dataset_spec
+from .errors import UserError
+
+REPO = repo_root(__file__)
+SHOWCASE_QUANT = QuantConfig(1, 2)
+PUBLISHED_FOLDER = "published"
+
+
+def published_npz(dataset: str) -> Path:
+    """Where the repository keeps the published k1B2 network of ``dataset`` (``CIFAR10/published/...``)."""
+    return RunFiles.of(REPO / dataset_spec(dataset).scripts / PUBLISHED_FOLDER, dataset, SHOWCASE_QUANT).npz
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m quant_snn.showcase", description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", choices=("cifar10", "cifar100"), default="cifar10")
+    p.add_argument("--npz", type=Path, default=None, help="k1B2 weights (default: the published file)")
+    p.add_argument("--data_dir", type=Path, default=REPO / "data")
+    p.add_argument("--output_dir", type=Path, default=None, help="default: runs/showcase/<dataset>/ (git-ignored)")
+    p.add_argument("--noise", default="0,0.1,0.2", help="first-layer spike noise ratios (default 0,0.1,0.2)")
+    p.add_argument("--batch_size", type=int, default=500, help="images per step (the results do not depend on it)")
+    p.add_argument("--limit", type=int, default=None, help="only the first LIMIT test images (a quick look)")
+    return p
+
+
+def committed_match(stats, committed_dir: Path, where: str) -> str | None:
+    """Compare a noiseless run with the committed one in ``committed_dir``, when that was made from the same file."""
+    from .spiking_logs import log_dir_name, read_stats
+
+    committed = read_stats(committed_dir / log_dir_name(SHOWCASE_QUANT.tag, 0.0))
+    if committed is None or (committed.config.npz_sha256, committed.config.images) != (
+            stats.config.npz_sha256, stats.config.images):
+        return None
+    fields = ("snn_accuracy", "ann_accuracy", "differing_images", "spikes_per_image", "sops_per_image")
+    differ = [f for f in fields if getattr(committed, f) != getattr(stats, f)]
+    if differ:
+        return f"DIFFERS from the committed run ({where}) in: {', '.join(differ)}"
+    return f"identical to the committed run ({where}): accuracy, differing images, spikes and SOPs"
+
+
+def table(dataset: str, runs: list[tuple[float, object]]) -> str:
+    """Our figures beside the paper's (``--`` where the paper gives none)."""
+    from .paper import PAPER_EPOCHS, PAPER_NOISE, paper_snn
+
+    tag = SHOWCASE_QUANT.tag
+    lines = ["| noise | SNN, T=1 | ANN (float64) | images SNN != ANN | spikes / image | SOPs / image | "
+             f"paper SNN ({PAPER_EPOCHS[dataset]} epochs) |", "|---|---|---|---|---|---|---|"]
+    for noise, s in runs:
+        paper = paper_snn(dataset, tag) if noise == 0 else PAPER_NOISE.get(dataset, {}).get((tag, noise))
+        lines.append(f"| {noise:g} | {100 * s.snn_accuracy:.2f}% | {100 * s.ann_accuracy:.2f}% | "
+                     f"{s.differing_images:,} of {s.config.images:,} | {s.spikes_per_image:,.1f} | "
+                     f"{s.sops_per_image:.4g} | {'--' if paper is None else f'{paper:.2f}%'} |")
+    return "\n".join(lines)
+
+
+def run_showcase(dataset: str, npz: Path, data_dir: Path, output_dir: Path, noise: list[float],
+                 batch_size: int = 500, limit: int | None = None, arch=None) -> list[tuple[float, object]]:
+    """The spiking runs (one per noise ratio) and the figures; returns (noise ratio, statistics) per run."""
+    from .data import load_dataset
+    from .figures import FIGURES
+    from .spiking_eval import SpikingRunConfig, run_spiking
+
+    spec = dataset_spec(dataset)
+    data = load_dataset(spec, data_dir)
+    runs = []
+    for ratio in noise:
+        cfg = SpikingRunConfig(dataset=dataset, quant=SHOWCASE_QUANT, npz=npz, data_dir=data_dir,
+                               figs_dir=output_dir / "figs", batch_size=batch_size, noise_ratio=ratio, limit=limit,
+                               arch=arch)
+        print(f"== spiking network, noise {ratio:g}", flush=True)
+        runs.append((ratio, run_spiking(cfg, data)))
+    for name, figure in FIGURES.items():
+        if name != "noise" or any(p > 0 for p in noise):
+            figure(output_dir / "figs", [SHOWCASE_QUANT.tag], f"{spec.scripts}/Spiking_{spec.script_name}.py")
+    return runs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .quiet import quiet_native_logs
+
+    quiet_native_logs()
+    args = parser().parse_args(argv)
+
+    def run() -> None:
+        try:
+            noise = [float(p) for p in args.noise.split(",") if p.strip()]
+        except ValueError:
+            raise UserError(f"--noise takes comma-separated numbers, got {args.noise!r}") from None
+        if not noise:
+            raise UserError("--noise names no ratio (e.g. --noise 0,0.1,0.2)")
+        for ratio in noise:
+            check_noise_ratio(ratio, "--noise ratios")
+        if args.batch_size < 1:
+            raise UserError(f"--batch_size must be at least 1, got {args.batch_size}")
+        if args.limit is not None and args.limit < 1:
+            raise UserError(f"--limit must be at least 1, got {args.limit}")
+        from .publish import check_published
+        from .weights import read_npz
+
+        npz = args.npz or published_npz(args.dataset)
+        if args.npz is None:
+            check_published(npz)
+        info = read_npz(npz)[1]
+        digest = info.sha256
+        output = args.output_dir or REPO / "runs" / "showcase" / args.dataset
+        spec = dataset_spec(args.dataset)
+        print(f"{npz} (sha256 {digest[:16]}..., {info.epochs} epochs, test accuracy as trained "
+              f"{'?' if info.test_accuracy is None else f'{100 * info.test_accuracy:.2f}%'})", flush=True)
+        start = time.perf_counter()
+        runs = run_showcase(args.dataset, npz, args.data_dir, output, noise, args.batch_size, args.limit)
+        print(f"\n{spec.title}, {SHOWCASE_QUANT.tag}, one time step ({time.perf_counter() - start:.0f} s; logs and "
+              f"figures in {output / 'figs'})\n")
+        print(table(args.dataset, runs))
+        clean = [s for p, s in runs if p == 0]
+        match = clean and committed_match(clean[0], REPO / spec.scripts / "figs",
+                                          f"{spec.scripts}/RESULTS_{args.dataset.upper()}.md")
+        if match:
+            print("\n" + match)
+
+    return run_cli(run, "interrupted; run the same command again")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

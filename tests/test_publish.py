@@ -1,0 +1,68 @@
+"""Published weights: compressed copies that read back identically, and a checksum that catches a wrong file."""
+
+import numpy as np
+import pytest
+
+from quant_snn.errors import UserError
+from quant_snn.publish import SUMS_FILE, check_published, main, recorded_sums
+from quant_snn.weights import read_npz
+
+
+def original_format_npz(path, seed=0):
+    """An npz in the original layout: ternary kernels (which compress well) and float batch-norm arrays."""
+    rng = np.random.default_rng(seed)
+    params = [rng.choice([-1.0, 0.0, 1.0], size=(3, 3, 4, 16)).astype(np.float32)]
+    params += [rng.normal(size=16).astype(np.float32) for _ in range(4)]
+    params.append(rng.normal(size=(64, 10)).astype(np.float32))
+    packed = np.empty(len(params), dtype=object)
+    packed[:] = params
+    np.savez(path, params=packed, epochs=np.int64(3))
+    return params
+
+
+def test_compressed_copy_reads_back_identically_and_is_checked(tmp_path, capsys):
+    source = tmp_path / "model_cifar_10_k1B2.npz"
+    params = original_format_npz(source)
+    folder = tmp_path / "published"
+    assert main([str(source), str(folder)]) == 0
+    target = folder / source.name
+    assert target.stat().st_size < source.stat().st_size
+    again, info = read_npz(target)
+    assert all(np.array_equal(a, b) for a, b in zip(again, params, strict=True)) and len(again) == len(params)
+    assert info.epochs == 3
+    digest = recorded_sums(folder)[source.name]
+    assert check_published(target) == digest == info.sha256
+    assert digest in capsys.readouterr().out
+
+    damaged = bytearray(target.read_bytes())
+    damaged[len(damaged) // 2] ^= 1
+    target.write_bytes(bytes(damaged))
+    with pytest.raises(UserError, match="not the published"):
+        check_published(target)
+    target.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n")  # an LFS pointer
+    with pytest.raises(UserError, match="not the published"):
+        check_published(target)
+    (folder / SUMS_FILE).write_text("")
+    with pytest.raises(UserError, match="lists no"):
+        check_published(target)
+    with pytest.raises(UserError, match="not found"):
+        check_published(folder / "missing.npz")
+
+
+def test_refuses_what_is_not_a_weights_file_and_writes_nothing(tmp_path, capsys):
+    source = tmp_path / "notes.npz"
+    source.write_text("not a zip")
+    folder = tmp_path / "published"
+    assert main([str(source), str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1
+    assert not (folder / source.name).exists() and not (folder / SUMS_FILE).exists()
+
+
+def test_a_second_file_keeps_the_first_ones_sum(tmp_path):
+    folder = tmp_path / "published"
+    for name, seed in (("a.npz", 0), ("b.npz", 1)):
+        original_format_npz(tmp_path / name, seed)
+        assert main([str(tmp_path / name), str(folder)]) == 0
+    assert sorted(recorded_sums(folder)) == ["a.npz", "b.npz"]
+    assert all(check_published(folder / name) for name in ("a.npz", "b.npz"))
