@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+
 from .errors import UserError
 
 
@@ -95,3 +97,8 @@ def check_new_file(path: str | os.PathLike, *, overwrite: bool, inputs: tuple[st
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def atomic_savez(path: str | os.PathLike, **arrays) -> None:
+    """Write an npz next to ``path`` and rename it into place, so a crash never leaves half a file."""
+    atomic_write(path, lambda f: np.savez(f, **arrays))

@@ -14,9 +14,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .atomic import atomic_savez
 from .errors import UserError
 from .seeding import MAX_EPOCHS
-from .weights import atomic_savez
 
 
 def save_checkpoint(path: str | os.PathLike, model, optimizer, *, epoch: int, config: dict,

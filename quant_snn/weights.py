@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from .architecture import BN_ARRAYS, Architecture, is_ternary
-from .atomic import atomic_write
+from .atomic import atomic_savez
 from .config import QuantConfig, dataset_spec
 from .errors import UserError
 from .model import bn_name, conv_layers
@@ -64,11 +64,6 @@ def file_sha256(path: str | os.PathLike) -> str:
     """Fingerprint of a weights file: spiking logs record it, so results of replaced weights are never reused."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def atomic_savez(path: str | os.PathLike, **arrays) -> None:
-    """Write an npz next to ``path`` and rename it into place, so a crash never leaves half a file."""
-    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def save_npz(

@@ -1,12 +1,15 @@
 """A plain reference spiking network: numpy float64, im2col, one comparison per threshold.
 
 Written from docs/DESIGN.md's formulas (with the quantizer's +1e-5 offset folded in) and independent of the package's
-simulator, so the tests can use it as an oracle. Slow on purpose: clarity over speed.
+simulator, so the tests can use it as an oracle (it shares only the reading of the npz layout,
+``Architecture.split_params``). Slow on purpose: clarity over speed.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from quant_snn.architecture import VGG
 
 
 def im2col(x: np.ndarray, kernel: int, stride: int, padding: str) -> np.ndarray:
@@ -45,12 +48,15 @@ def run_oracle(params: list[np.ndarray], k: int, n: int, convs, images: np.ndarr
     """Returns (spike counts per layer, sum(im2col(input)) per layer and image, output-layer potential)."""
     x = images.astype(np.float64) * 2**k
     counts, fan_ins = [], []
-    for i, spec in enumerate(convs):
-        kernel, beta, gamma, mean, var = (np.asarray(p, np.float64) for p in params[5 * i : 5 * i + 5])
+    layers, dense = VGG.variant(tuple(convs), images.shape[1:]).split_params(params)
+    for layer in layers:
+        spec = layer.spec
+        kernel, beta, gamma, mean, var = (np.asarray(a, np.float64) for a in (
+            layer.kernel, layer.beta, layer.gamma, layer.moving_mean, layer.moving_variance))
         patches = im2col(x, spec.kernel, spec.stride, spec.padding)
         fan_ins.append(patches.sum(axis=(1, 2, 3)))
         mem = patches @ kernel.reshape(-1, kernel.shape[-1])
         x = spike_counts(mem, beta, gamma, mean, var, k, n).astype(np.float64)
         counts.append(x.astype(np.int64))
-    potential = x.reshape(len(x), -1) @ np.asarray(params[-1], np.float64)
+    potential = x.reshape(len(x), -1) @ np.asarray(dense, np.float64)
     return counts, fan_ins, potential

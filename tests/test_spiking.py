@@ -154,7 +154,7 @@ def test_full_vgg_with_negative_and_zero_gamma_matches_ann_and_reference():
     rng = np.random.default_rng(7)
     quant = QuantConfig(1, 2)
     params = finish_params(random_params(rng, VGG.convs, 3, 10), rng, 512, 10)
-    gammas = np.concatenate([params[5 * i + 2] for i in range(len(VGG.convs))])
+    gammas = np.concatenate([layer.gamma for layer in VGG.split_params(params)[0]])
     assert (gammas < 0).any() and (gammas == 0).any()
     images = dyadic_images(rng, 2, 24)
     _, potential, _, _, counts = simulate(params, quant, VGG.convs, images)
