@@ -19,9 +19,9 @@ DATA_DIR ?= data
 
 .PHONY: runtime setup run train test bench gpu-prep
 
+# An existing .venv is reused (pip then only checks what requirements.txt asks for: no download when it is there).
 $(VENV)/.runtime: requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	test -x $(PY) || { $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q --upgrade pip; }
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 

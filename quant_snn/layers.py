@@ -23,8 +23,12 @@ class QuantConv2D(keras.layers.Conv2D):
 
     def freeze_quantized_kernel(self) -> None:
         """For inference: store the quantized kernel and drop the quantizer, so that it is not recomputed (a
-        reduction over the whole kernel) on every batch. The convolution gives the same values bit for bit: the
-        quantizer's forward value is exactly the quantized kernel."""
+        reduction over the whole kernel) on every batch; on eager PyTorch that took most of a batch of one image.
+
+        Bit for bit the same convolution for kernels loaded from a weights file: those are ternary already
+        (``weights.check_npz``), and ternarizing a ternary kernel returns it unchanged whatever order the mean is
+        summed in (its threshold lies in (0, 0.7]). A latent float kernel with a weight exactly at the threshold
+        could, in principle, round the other way here than in a compiled graph."""
         if self.kernel_quantizer is not None:
             self.kernel.assign(self.quantized_kernel())
             self.kernel_quantizer = None

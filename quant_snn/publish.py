@@ -30,13 +30,16 @@ def compress_npz(source: str | os.PathLike, target: str | os.PathLike) -> str:
 
     source, target = Path(source), Path(target)
     params, info = read_npz(source)  # refuses anything that is not a weights file, before writing
+    if target.resolve() == source.resolve():
+        raise UserError(f"{source} would be replaced by its own compressed copy: publish into another folder")
     with zipfile.ZipFile(source) as zin:
-        members = [(item.filename, zin.read(item.filename)) for item in zin.infolist()]
+        members = [(item, zin.read(item.filename)) for item in zin.infolist()]
 
     def write(f) -> None:
+        # each member keeps its source's time stamp, so the same npz always gives the same bytes (and SHA-256)
         with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
-            for name, data in members:
-                zout.writestr(name, data)
+            for item, data in members:
+                zout.writestr(zipfile.ZipInfo(item.filename, item.date_time), data, zipfile.ZIP_DEFLATED, 9)
 
     atomic_write(target, write)
     again, again_info = read_npz(target)
@@ -48,17 +51,20 @@ def compress_npz(source: str | os.PathLike, target: str | os.PathLike) -> str:
 
 
 def recorded_sums(folder: Path) -> dict[str, str]:
-    """File name -> SHA-256 from the folder's ``SHA256SUMS`` (the ``sha256sum`` format)."""
+    """File name -> SHA-256 from the folder's ``SHA256SUMS``, in ``sha256sum``'s format (text ``digest  name`` or
+    binary ``digest *name`` lines), so that ``sha256sum -c SHA256SUMS`` checks the same files."""
     path = folder / SUMS_FILE
     sums = {}
     for line in path.read_text().splitlines() if path.is_file() else []:
-        digest, _, name = line.partition("  ")
-        if name:
+        digest, _, name = line.partition(" ")
+        name = name[1:] if name[:1] in (" ", "*") else name
+        if digest and name.strip():
             sums[name.strip()] = digest.strip()
     return sums
 
 
 def record_sum(folder: Path, name: str, digest: str) -> None:
+    """Add or replace ``name``'s line in the folder's ``SHA256SUMS``, keeping the other files' lines."""
     sums = {**recorded_sums(folder), name: digest}
     text = "".join(f"{sums[n]}  {n}\n" for n in sorted(sums))
     atomic_write_text(folder / SUMS_FILE, text)
@@ -83,7 +89,10 @@ def check_published(path: str | os.PathLike) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m quant_snn.publish NPZ FOLDER``: exit 0, or 2 with one error line and nothing written."""
+    from .atomic import writable_folder
     from .cli import run_cli
+    from .weights import read_npz
 
     parser = argparse.ArgumentParser(prog="python -m quant_snn.publish", description=__doc__.splitlines()[0])
     parser.add_argument("npz", type=Path, help="trained weights (written by the Quant_* / FP32_* scripts)")
@@ -91,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def run() -> None:
-        args.folder.mkdir(parents=True, exist_ok=True)
+        read_npz(args.npz)  # a file that is not a weights file is refused before the folder is made
+        writable_folder(args.folder, "publishing folder")
         target = args.folder / args.npz.name
         digest = compress_npz(args.npz, target)
         record_sum(args.folder, target.name, digest)

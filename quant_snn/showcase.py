@@ -7,7 +7,8 @@ test set, noiseless and with 10% / 20% of its first-layer spikes dropped, beside
 Checks the published file against its SHA-256 first; prepares the test set (download from the official site with
 its checksum, or the copy already in ``--data_dir``); writes the spiking logs and figures into ``--output_dir``
 (git-ignored ``runs/showcase/<dataset>/`` by default), never over the committed results; and, when the committed
-results were made from the same file, says whether every number came out the same.
+results were made from the same file, says whether accuracies, differing images, spikes and SOPs came out the same
+(they do not depend on the batch size, so the committed batch-50 run and this batch-500 one must agree exactly).
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ import argparse
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cli import repo_root, run_cli
 from .config import QuantConfig, RunFiles, check_noise_ratio, dataset_spec
 from .errors import UserError
+
+if TYPE_CHECKING:
+    from .architecture import Architecture
+    from .spiking_logs import SpikingStats
 
 REPO = repo_root(__file__)
 SHOWCASE_QUANT = QuantConfig(1, 2)
@@ -27,11 +33,13 @@ PUBLISHED_FOLDER = "published"
 
 
 def published_npz(dataset: str) -> Path:
-    """Where the repository keeps the published k1B2 network of ``dataset`` (``CIFAR10/published/...``)."""
+    """The published k1B2 network of ``dataset`` (``CIFAR10/published/model_cifar_10_k1B2.npz``): named like the
+    training scripts' output, in a folder of its own so that training never writes over it."""
     return RunFiles.of(REPO / dataset_spec(dataset).scripts / PUBLISHED_FOLDER, dataset, SHOWCASE_QUANT).npz
 
 
 def parser() -> argparse.ArgumentParser:
+    """The showcase's flags (``make run`` passes ``--dataset`` and ``--data_dir``)."""
     p = argparse.ArgumentParser(prog="python -m quant_snn.showcase", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=("cifar10", "cifar100"), default="cifar10")
     p.add_argument("--npz", type=Path, default=None, help="k1B2 weights (default: the published file)")
@@ -43,13 +51,20 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def committed_match(stats, committed_dir: Path, where: str) -> str | None:
-    """Compare a noiseless run with the committed one in ``committed_dir``, when that was made from the same file."""
+def committed_stats(dataset: str) -> SpikingStats | None:
+    """The committed noiseless k1B2 run of ``dataset`` (read before the showcase writes anything)."""
     from .spiking_logs import log_dir_name, read_stats
 
-    committed = read_stats(committed_dir / log_dir_name(SHOWCASE_QUANT.tag, 0.0))
-    if committed is None or (committed.config.npz_sha256, committed.config.images) != (
-            stats.config.npz_sha256, stats.config.images):
+    return read_stats(REPO / dataset_spec(dataset).scripts / "figs" / log_dir_name(SHOWCASE_QUANT.tag, 0.0))
+
+
+def committed_match(stats: SpikingStats, committed: SpikingStats | None, where: str) -> str | None:
+    """Compare a noiseless run with the committed one, when that ran the same file on the same images with the
+    same statistics format; None when there is nothing to compare."""
+    if committed is None:
+        return None
+    keys = ("stats_version", "npz_sha256", "images", "time_steps", "noise_ratio")
+    if any(getattr(committed.config, k) != getattr(stats.config, k) for k in keys):
         return None
     fields = ("snn_accuracy", "ann_accuracy", "differing_images", "spikes_per_image", "sops_per_image")
     differ = [f for f in fields if getattr(committed, f) != getattr(stats, f)]
@@ -58,8 +73,17 @@ def committed_match(stats, committed_dir: Path, where: str) -> str | None:
     return f"identical to the committed run ({where}): accuracy, differing images, spikes and SOPs"
 
 
-def table(dataset: str, runs: list[tuple[float, object]]) -> str:
-    """Our figures beside the paper's (``--`` where the paper gives none)."""
+def check_output_dir(output_dir: Path) -> None:
+    """The committed results live in the dataset folders; the showcase never writes there."""
+    committed = {(REPO / dataset_spec(name).scripts).resolve() for name in ("cifar10", "cifar100", "mnist")}
+    if output_dir.resolve() in committed:
+        raise UserError(f"--output_dir {output_dir} holds committed results; choose another folder "
+                        "(reproduce --output_dir rewrites them on purpose)")
+
+
+def table(dataset: str, runs: list[tuple[float, SpikingStats]]) -> str:
+    """Markdown rows of our runs beside the paper's SNN figure for the same noise (``--`` where it gives none), so
+    that a reader sees at once how far a network is from the published one."""
     from .paper import PAPER_EPOCHS, PAPER_NOISE, paper_snn
 
     tag = SHOWCASE_QUANT.tag
@@ -74,8 +98,10 @@ def table(dataset: str, runs: list[tuple[float, object]]) -> str:
 
 
 def run_showcase(dataset: str, npz: Path, data_dir: Path, output_dir: Path, noise: list[float],
-                 batch_size: int = 500, limit: int | None = None, arch=None) -> list[tuple[float, object]]:
-    """The spiking runs (one per noise ratio) and the figures; returns (noise ratio, statistics) per run."""
+                 batch_size: int = 500, limit: int | None = None,
+                 arch: Architecture | None = None) -> list[tuple[float, SpikingStats]]:
+    """The spiking runs (one per noise ratio) and the figures; returns (noise ratio, statistics) per run. ``arch``:
+    the dataset's network unless given (tests run a small one)."""
     from .data import load_dataset
     from .figures import FIGURES
     from .spiking_eval import SpikingRunConfig, run_spiking
@@ -96,6 +122,7 @@ def run_showcase(dataset: str, npz: Path, data_dir: Path, output_dir: Path, nois
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m quant_snn.showcase``: exit 0, or 2 with one error line."""
     from .quiet import quiet_native_logs
 
     quiet_native_logs()
@@ -115,14 +142,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.limit is not None and args.limit < 1:
             raise UserError(f"--limit must be at least 1, got {args.limit}")
         from .publish import check_published
-        from .weights import read_npz
+        from .weights import check_npz, read_npz
 
+        output = args.output_dir or REPO / "runs" / "showcase" / args.dataset
+        check_output_dir(output)
         npz = args.npz or published_npz(args.dataset)
         if args.npz is None:
             check_published(npz)
-        info = read_npz(npz)[1]
+        params, info = read_npz(npz)
+        if info.quant is not None and info.quant != SHOWCASE_QUANT:
+            raise UserError(f"{npz} holds a {info.quant.tag} network; the showcase runs {SHOWCASE_QUANT.tag} "
+                            "(for other configurations use the Spiking_* scripts)")
+        check_npz(npz, params, info, dataset=args.dataset, quant=SHOWCASE_QUANT)  # before any data is fetched
         digest = info.sha256
-        output = args.output_dir or REPO / "runs" / "showcase" / args.dataset
+        committed = committed_stats(args.dataset)
         spec = dataset_spec(args.dataset)
         print(f"{npz} (sha256 {digest[:16]}..., {info.epochs} epochs, test accuracy as trained "
               f"{'?' if info.test_accuracy is None else f'{100 * info.test_accuracy:.2f}%'})", flush=True)
@@ -132,8 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"figures in {output / 'figs'})\n")
         print(table(args.dataset, runs))
         clean = [s for p, s in runs if p == 0]
-        match = clean and committed_match(clean[0], REPO / spec.scripts / "figs",
-                                          f"{spec.scripts}/RESULTS_{args.dataset.upper()}.md")
+        match = clean and committed_match(clean[0], committed, f"{spec.scripts}/RESULTS_{args.dataset.upper()}.md")
         if match:
             print("\n" + match)
 

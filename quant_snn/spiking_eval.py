@@ -111,7 +111,7 @@ def load_networks(cfg: SpikingRunConfig) -> tuple[dict[str, keras.Model], Spikin
     anns["exact"] = build_network(spec.n_classes, cfg.quant, cfg.arch, exact=True)
     assign_params(anns["exact"], params)
     for conv in (conv for ann in anns.values() for conv in conv_layers(ann)):
-        conv.freeze_quantized_kernel()  # on eager PyTorch, recomputing ternary kernels took most of a batch of 1
+        conv.freeze_quantized_kernel()  # not recomputed per batch (the same bits: the kernels are ternary)
     snn = build_spiking_model(
         params, cfg.quant, arch=cfg.arch, noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed
     )

@@ -1,5 +1,8 @@
 """Published weights: compressed copies that read back identically, and a checksum that catches a wrong file."""
 
+import os
+import time
+
 import numpy as np
 import pytest
 
@@ -16,7 +19,9 @@ def original_format_npz(path, seed=0):
     params.append(rng.normal(size=(64, 10)).astype(np.float32))
     packed = np.empty(len(params), dtype=object)
     packed[:] = params
-    np.savez(path, params=packed, epochs=np.int64(3))
+    np.savez(path, params=packed, format_version=np.int64(1), dataset=np.str_("cifar10"), quantized=np.bool_(True),
+             k=np.int64(1), B=np.float64(2.0), n_classes=np.int64(10), epochs=np.int64(3),
+             test_accuracy=np.float64(0.5))
     return params
 
 
@@ -29,7 +34,7 @@ def test_compressed_copy_reads_back_identically_and_is_checked(tmp_path, capsys)
     assert target.stat().st_size < source.stat().st_size
     again, info = read_npz(target)
     assert all(np.array_equal(a, b) for a, b in zip(again, params, strict=True)) and len(again) == len(params)
-    assert info.epochs == 3
+    assert (info.epochs, info.dataset, info.quant.tag, info.test_accuracy) == (3, "cifar10", "k1B2", 0.5)
     digest = recorded_sums(folder)[source.name]
     assert check_published(target) == digest == info.sha256
     assert digest in capsys.readouterr().out
@@ -53,10 +58,26 @@ def test_refuses_what_is_not_a_weights_file_and_writes_nothing(tmp_path, capsys)
     source = tmp_path / "notes.npz"
     source.write_text("not a zip")
     folder = tmp_path / "published"
-    assert main([str(source), str(folder)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and len(err.splitlines()) == 1
-    assert not (folder / source.name).exists() and not (folder / SUMS_FILE).exists()
+    good = tmp_path / "good.npz"
+    original_format_npz(good)
+    (tmp_path / "a_file").write_text("")
+    for argv in ([source, folder], [good, tmp_path], [good, tmp_path / "a_file"]):
+        before = good.read_bytes()
+        assert main([str(a) for a in argv]) == 2  # not an npz; into its own folder; into a file
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and len(err.splitlines()) == 1, err
+        assert good.read_bytes() == before
+    assert not folder.exists() and not (tmp_path / SUMS_FILE).exists()
+
+
+def test_the_same_npz_always_gives_the_same_bytes(tmp_path, monkeypatch):
+    original_format_npz(tmp_path / "m.npz")
+    assert main([str(tmp_path / "m.npz"), str(tmp_path / "one")]) == 0
+    os.utime(tmp_path / "m.npz", (0, 0))  # the time of publishing, or of the file, must not enter the bytes
+    later = time.time() + 3 * 86400
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert main([str(tmp_path / "m.npz"), str(tmp_path / "two")]) == 0
+    assert (tmp_path / "one" / "m.npz").read_bytes() == (tmp_path / "two" / "m.npz").read_bytes()
 
 
 def test_a_second_file_keeps_the_first_ones_sum(tmp_path):
@@ -64,5 +85,8 @@ def test_a_second_file_keeps_the_first_ones_sum(tmp_path):
     for name, seed in (("a.npz", 0), ("b.npz", 1)):
         original_format_npz(tmp_path / name, seed)
         assert main([str(tmp_path / name), str(folder)]) == 0
-    assert sorted(recorded_sums(folder)) == ["a.npz", "b.npz"]
-    assert all(check_published(folder / name) for name in ("a.npz", "b.npz"))
+    sums = recorded_sums(folder)
+    assert sorted(sums) == ["a.npz", "b.npz"] and sums["a.npz"] != sums["b.npz"]
+    assert [check_published(folder / name) for name in ("a.npz", "b.npz")] == [sums["a.npz"], sums["b.npz"]]
+    (folder / SUMS_FILE).write_text(f"{sums['a.npz']} *a.npz\n")  # sha256sum -b's form
+    assert recorded_sums(folder) == {"a.npz": sums["a.npz"]}

@@ -2,17 +2,16 @@
 against committed results; and its refusals."""
 
 import dataclasses
-import shutil
 
 import numpy as np
 from synthetic import SMALL
 
+import quant_snn.showcase
 from quant_snn.config import QuantConfig
 from quant_snn.model import build_network
 from quant_snn.publish import check_published
 from quant_snn.publish import main as publish_main
-from quant_snn.showcase import committed_match, main, run_showcase, table
-from quant_snn.spiking_logs import STATS_FILE, read_stats
+from quant_snn.showcase import REPO, committed_match, main, run_showcase, table
 from quant_snn.weights import save_npz
 
 
@@ -42,22 +41,28 @@ def test_published_network_runs_draws_and_matches_its_committed_run(tmp_path, ci
     assert f"| 0 | {100 * clean.snn_accuracy:.2f}% | {100 * clean.ann_accuracy:.2f}% | 0 of 20 |" in text
     assert "91.91%" in text and "89.65%" in text  # the paper's k1B2 figures beside ours
 
-    committed = tmp_path / "committed"
-    shutil.copytree(figs / "k1B2", committed / "k1B2")
-    assert committed_match(clean, committed, "RESULTS").startswith("identical")
-    changed = dataclasses.replace(read_stats(committed / "k1B2"), spikes_per_image=clean.spikes_per_image + 1)
-    (committed / "k1B2" / STATS_FILE).write_text(changed.to_json())
-    assert "DIFFERS" in committed_match(clean, committed, "RESULTS") and "spikes_per_image" in committed_match(
-        clean, committed, "RESULTS")
-    other = dataclasses.replace(changed, config=dataclasses.replace(changed.config, npz_sha256="0" * 64))
-    (committed / "k1B2" / STATS_FILE).write_text(other.to_json())
-    assert committed_match(clean, committed, "RESULTS") is None  # made from other weights: nothing to compare
+    assert committed_match(clean, clean, "RESULTS").startswith("identical")
+    differ = dataclasses.replace(clean, spikes_per_image=clean.spikes_per_image + 1)
+    assert "DIFFERS" in committed_match(clean, differ, "RESULTS") and "spikes_per_image" in committed_match(
+        clean, differ, "RESULTS")
+    for change in ({"npz_sha256": "0" * 64}, {"stats_version": 2}, {"images": 10}):  # nothing to compare with
+        other = dataclasses.replace(differ, config=dataclasses.replace(differ.config, **change))
+        assert committed_match(clean, other, "RESULTS") is None
+    assert committed_match(clean, None, "RESULTS") is None
 
 
-def test_refusals_are_one_line(tmp_path, capsys):
-    for argv in (["--noise", "0,1.5"], ["--noise", "zero"], ["--batch_size", "0"], ["--limit", "0"],
-                 ["--npz", str(tmp_path / "missing.npz")]):
-        assert main([*argv, "--output_dir", str(tmp_path / "out")]) == 2
+def test_refusals_are_one_line_before_any_data(tmp_path, capsys, monkeypatch):
+    k0b1 = tmp_path / "k0b1.npz"
+    save_npz(k0b1, build_network(10, QuantConfig(0, 1), SMALL), dataset="cifar10", quant=QuantConfig(0, 1),
+             epochs=1, test_accuracy=None)
+    monkeypatch.setattr(quant_snn.showcase, "published_npz", lambda dataset: tmp_path / "published" / "m.npz")
+    empty = tmp_path / "no_data"
+    cases = {("--noise", "0,1.5"): "--noise", ("--noise", "zero"): "--noise", ("--batch_size", "0"): "--batch_size",
+             ("--limit", "0"): "--limit", ("--npz", str(tmp_path / "missing.npz")): "not found",
+             ("--npz", str(k0b1)): "holds a k0B1 network", (): "published weights",
+             ("--output_dir", str(REPO / "CIFAR10")): "committed results"}
+    for argv, message in cases.items():
+        assert main(["--output_dir", str(tmp_path / "out"), "--data_dir", str(empty), *argv]) == 2
         err = capsys.readouterr().err.strip()
-        assert err.startswith("error: ") and len(err.splitlines()) == 1, (argv, err)
-    assert not (tmp_path / "out").exists()
+        assert err.startswith("error: ") and len(err.splitlines()) == 1 and message in err, (argv, err)
+    assert not (tmp_path / "out").exists() and not empty.exists()
