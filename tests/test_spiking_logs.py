@@ -19,7 +19,7 @@ from quant_snn.spiking_logs import (
     write_logs,
 )
 
-VERSION_2 = REPO / "CIFAR10" / "figs" / "k1B2" / "stats.json"  # before config.network, config.xla and warnings
+VERSION_2 = REPO / "CIFAR100" / "figs" / "k1B2" / "stats.json"  # before config.network, config.xla and warnings
 VERSION_3 = REPO / "LeNet" / "figs" / "k1B2" / "stats.json"
 
 
