@@ -77,7 +77,8 @@ def check_published(path: str | os.PathLike) -> str:
 
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"published weights {path} not found (a complete clone of the repository has them)")
+        raise UserError(f"published weights {path} not found (README_VGG.md lists what is published); "
+                        "pass a k1B2 network of your own with --npz")
     expected = recorded_sums(path.parent).get(path.name)
     if expected is None:
         raise UserError(f"{path.parent / SUMS_FILE} lists no {path.name}")
