@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from .cli import repo_root, run_cli
 from .config import QuantConfig, RunFiles, check_noise_ratio, dataset_spec
 from .errors import UserError
+from .paths import repo_relative
 
 if TYPE_CHECKING:
     from .architecture import Architecture
@@ -157,12 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         digest = info.sha256
         committed = committed_stats(args.dataset)
         spec = dataset_spec(args.dataset)
-        print(f"{npz} (sha256 {digest[:16]}..., {info.epochs} epochs, test accuracy as trained "
-              f"{'?' if info.test_accuracy is None else f'{100 * info.test_accuracy:.2f}%'})", flush=True)
+        print(f"{args.npz or repo_relative(npz)} (sha256 {digest[:16]}..., {info.epochs} epochs, test accuracy as "
+              f"trained {'?' if info.test_accuracy is None else f'{100 * info.test_accuracy:.2f}%'})", flush=True)
         start = time.perf_counter()
         runs = run_showcase(args.dataset, npz, args.data_dir, output, noise, args.batch_size, args.limit)
         print(f"\n{spec.title}, {SHOWCASE_QUANT.tag}, one time step ({time.perf_counter() - start:.0f} s; logs and "
-              f"figures in {output / 'figs'})\n")
+              f"figures in {output / 'figs' if args.output_dir else repo_relative(output / 'figs')})\n")
         print(table(args.dataset, runs))
         clean = [s for p, s in runs if p == 0]
         match = clean and committed_match(clean[0], committed, f"{spec.scripts}/RESULTS_{args.dataset.upper()}.md")
