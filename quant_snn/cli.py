@@ -68,8 +68,8 @@ def add_recipe_flags(parser: argparse.ArgumentParser, init: bool = True) -> None
     from .recipes import OPTIMIZERS, RECIPES, SCHEDULES  # no Keras import: --help stays fast
 
     parser.add_argument("--recipe", choices=tuple(RECIPES), default="original",
-                        help="original (default: Adam, constant rate) or fast (fills in the flags below that "
-                             "are not given, and prints them)")
+                        help="original (default: Adam, constant rate), fast (40 epochs) or fast60 (fast, then a "
+                             "20-epoch warm restart); fills in the flags below that are not given, and prints them")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="adam (default) or sgd (Nesterov 0.9)")
     parser.add_argument("--schedule", choices=SCHEDULES, default=None,
                         help="learning rate per step: constant (default), cosine or onecycle over --epochs")
@@ -77,6 +77,11 @@ def add_recipe_flags(parser: argparse.ArgumentParser, init: bool = True) -> None
     parser.add_argument("--weight_decay", type=float, default=None,
                         help="decoupled weight decay per step, times the learning rate (default 0)")
     parser.add_argument("--label_smoothing", type=float, default=None, help="label smoothing (default 0)")
+    parser.add_argument("--restart_epoch", type=int, default=None,
+                        help="cosine/onecycle: restart the schedule after this many epochs (SGDR warm restart; "
+                             "default none); a run that finished those epochs continues with --resume True")
+    parser.add_argument("--restart_learning_rate", type=float, default=None,
+                        help="the restarted schedule's peak learning rate")
     if init:
         parser.add_argument("--init_npz", type=Path, default=None,
                             help="start a new run from this weights file (e.g. a trained FP32 npz for a quantized run)")
@@ -86,7 +91,8 @@ def recipe_settings(args: argparse.Namespace, network: str = "vgg") -> dict:
     """The recipe's flags completed by the ones given; printed when a named recipe other than the original is used."""
     from .recipes import expand_recipe, recipe_flags
 
-    keys = ("optimizer", "schedule", "learning_rate", "epochs", "warmup_epochs", "weight_decay", "label_smoothing")
+    keys = ("optimizer", "schedule", "learning_rate", "epochs", "warmup_epochs", "weight_decay", "label_smoothing",
+            "restart_epoch", "restart_learning_rate")
     values = expand_recipe(args.recipe, {key: getattr(args, key) for key in keys}, network)
     if args.recipe != "original":
         print(f"--recipe {args.recipe}: {recipe_flags(values)}", flush=True)

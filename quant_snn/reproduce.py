@@ -26,7 +26,8 @@ from .errors import UserError
 from .spiking_logs import STATS_VERSION, read_stats
 
 REPO = repo_root(__file__)
-TRAINING_FLAGS = ("optimizer", "schedule", "learning_rate", "warmup_epochs", "weight_decay", "label_smoothing")
+TRAINING_FLAGS = ("optimizer", "schedule", "learning_rate", "warmup_epochs", "weight_decay", "label_smoothing",
+                  "restart_epoch", "restart_learning_rate")
 
 
 @dataclass

@@ -56,6 +56,8 @@ def schedule_text(training: dict | None, network: str = "vgg") -> str:
         return f"{training.get('optimizer', 'adam')} constant (original recipe: {steps})"
     text = (f"{training['optimizer']} {training['schedule']} peak {training['learning_rate']:g}, "
             f"warm-up {training['warmup_epochs']:g}, {training['epochs']} epochs")
+    if training.get("restart_epoch"):
+        text += f", restart at epoch {training['restart_epoch']} peak {training['restart_learning_rate']:g}"
     if training.get("weight_decay"):
         text += f", wd {training['weight_decay']:g}"
     if training.get("label_smoothing"):

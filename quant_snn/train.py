@@ -57,6 +57,8 @@ class RunConfig:
     weight_decay: float = ORIGINAL["weight_decay"]  # decoupled weight decay (not on batch-norm scales and offsets)
     label_smoothing: float = ORIGINAL["label_smoothing"]
     init_npz: Path | None = None  # start a new run from these weights (e.g. a trained FP32 npz)
+    restart_epoch: int = 0  # cosine / onecycle: a warm restart of the schedule after this epoch (0: none)
+    restart_learning_rate: float | None = None  # the restarted schedule's peak
     overwrite: bool = False  # --resume False over an earlier run: move its files aside instead of refusing
     arch: Architecture | None = None  # the network (default: the dataset's; tests train small variants)
 
@@ -80,6 +82,14 @@ class RunConfig:
             raise UserError(f"--warmup_epochs must be from 0 to less than --epochs, got {self.warmup_epochs}")
         if self.schedule == "constant" and self.warmup_epochs:
             raise UserError("--warmup_epochs needs --schedule cosine or onecycle")
+        self.restart_epoch = self.restart_epoch or 0
+        if self.restart_epoch or self.restart_learning_rate is not None:
+            if self.restart_learning_rate is None or not self.restart_epoch:
+                raise UserError("--restart_epoch and --restart_learning_rate go together")
+            if not 0 < self.restart_epoch < self.epochs:
+                raise UserError(f"--restart_epoch must be from 1 to less than --epochs, got {self.restart_epoch}")
+            check_schedule(self.schedule, self.learning_rate, self.epochs, self.warmup_epochs, self.restart_epoch,
+                           self.restart_learning_rate)
         if self.init_npz is not None and self.resume:
             raise UserError("--init_npz starts a new run: it cannot be combined with --resume True")
         check_cpu_devices(self.cpu_devices)
@@ -122,13 +132,27 @@ class RunConfig:
         return {"optimizer": self.optimizer, "schedule": self.schedule, "weight_decay": self.weight_decay,
                 "label_smoothing": self.label_smoothing,
                 **({"learning_rate": self.learning_rate, "epochs": self.epochs, "warmup_epochs": self.warmup_epochs}
-                   if self.scheduled else {})}
+                   if self.scheduled else {}), **self.restart()}
+
+    def restart(self) -> dict:
+        """The warm-restart settings, empty without one (so older checkpoints keep matching)."""
+        if not self.restart_epoch:
+            return {}
+        return {"restart_epoch": self.restart_epoch, "restart_learning_rate": self.restart_learning_rate}
+
+    def first_cycle_training(self) -> dict | None:
+        """With a restart: the settings of a run that ends where the restart begins. Its checkpoint, up to that
+        epoch, has followed this run's schedule step for step, so it may continue as this run."""
+        if not self.restart_epoch:
+            return None
+        first = {key: value for key, value in self.training().items() if key not in self.restart()}
+        return {**first, "epochs": self.restart_epoch}
 
     def flags(self) -> str:
         """The command-line flags of these settings (printed, and written into the results)."""
         settings = {"optimizer": self.optimizer, "schedule": self.schedule, "learning_rate": self.learning_rate,
                     **({"epochs": self.epochs, "warmup_epochs": self.warmup_epochs} if self.scheduled else {}),
-                    "weight_decay": self.weight_decay, "label_smoothing": self.label_smoothing}
+                    "weight_decay": self.weight_decay, "label_smoothing": self.label_smoothing, **self.restart()}
         return recipe_flags(settings) + (f" --init_npz {self.init_npz}" if self.init_npz else "")
 
 
@@ -165,7 +189,8 @@ def learning_rate_for(cfg: RunConfig, train_size: int):
     if not cfg.scheduled:
         return cfg.learning_rate
     steps = math.ceil(train_size / cfg.batch_size)
-    return StepSchedule(cfg.schedule, cfg.learning_rate, cfg.epochs * steps, round(cfg.warmup_epochs * steps))
+    return StepSchedule(cfg.schedule, cfg.learning_rate, cfg.epochs * steps, round(cfg.warmup_epochs * steps),
+                        cfg.restart_epoch * steps, cfg.restart_learning_rate)
 
 
 def init_from_npz(cfg: RunConfig, core: keras.Model) -> None:
@@ -239,7 +264,8 @@ def _train(cfg: RunConfig, data: Dataset, n_classes: int, parallel: DataParallel
     start_epoch, history = 0, []
     if cfg.resume:
         if cfg.checkpoint_path.is_file():  # the settings first: another optimizer also has other variables
-            check_resumable(cfg, checkpoint_state(cfg.checkpoint_path).get("config", {}))
+            state = checkpoint_state(cfg.checkpoint_path)
+            check_resumable(cfg, state.get("config", {}), state.get("epoch"))
         state = load_checkpoint(cfg.checkpoint_path, model, optimizer)
         start_epoch, history = int(state["epoch"]), list(state["history"])
         if not cfg.scheduled:
@@ -269,12 +295,14 @@ def _train(cfg: RunConfig, data: Dataset, n_classes: int, parallel: DataParallel
     return history
 
 
-def check_resumable(cfg: RunConfig, saved: dict) -> None:
-    """Refuse a checkpoint of another dataset, configuration or optimisation settings, in one line."""
+def check_resumable(cfg: RunConfig, saved: dict, epoch: int | None = None) -> None:
+    """Refuse a checkpoint of another dataset, configuration or optimisation settings, in one line. A run with a
+    warm restart also takes the checkpoint of its first cycle alone, up to the restart (``fast`` into ``fast60``)."""
     if (saved.get("dataset"), saved.get("config")) != (cfg.dataset, cfg.quant.tag):
         raise UserError(f"checkpoint {cfg.checkpoint_path} is for {saved.get('dataset')} {saved.get('config')}")
     saved_training = saved.get("training", RunConfig(cfg.dataset, cfg.quant, cfg.data_dir, cfg.output_dir).training())
-    if saved_training != cfg.training():
+    first_cycle = isinstance(epoch, int) and epoch <= cfg.restart_epoch and saved_training == cfg.first_cycle_training()
+    if saved_training != cfg.training() and not first_cycle:
         raise UserError(f"checkpoint {cfg.checkpoint_path} was trained with {recipe_flags(saved_training)}: resume "
                         "with the same flags (or start anew with --resume False)")
 

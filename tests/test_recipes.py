@@ -22,6 +22,7 @@ from quant_snn.weights import save_npz
 K1B2 = QuantConfig(1, 2)
 STEPS = 2  # the synthetic CIFAR-10 has 40 training images; batch 20
 COSINE = dict(schedule="cosine", learning_rate=0.01, epochs=3, warmup_epochs=1.0)
+RESTART = {**COSINE, "epochs": 5, "restart_epoch": 3, "restart_learning_rate": 0.005}  # COSINE, then 2 more epochs
 
 
 def run_config(tmp_path, data_dir, **kwargs):
@@ -107,6 +108,47 @@ def test_resume_mid_schedule_continues_the_same_curve(tmp_path, cifar10_dir, mon
         assert [int(row["epoch"]) for row in csv.DictReader(f)] == [1, 2, 3]
     with pytest.raises(UserError, match="finished the 3-epoch cosine schedule"):
         train(run_config(tmp_path / "cut", cifar10_dir, resume=True, **COSINE))
+    # the finished run continues into a warm restart: its checkpoint followed the first cycle step for step
+    extended = train(run_config(tmp_path / "cut", cifar10_dir, resume=True, **RESTART))
+    assert [row["epoch"] for row in extended] == [1, 2, 3, 4, 5]
+    assert learning_rates(extended)[:3] == pytest.approx(learning_rates(whole), abs=1e-9)
+    assert learning_rates(extended)[3:] == [
+        pytest.approx(schedule_value("cosine", e * STEPS, 0.01, 5 * STEPS, STEPS, 3 * STEPS, 0.005), abs=1e-9)
+        for e in (4, 5)]
+
+
+def checkpoint_record(done, **training):
+    cfg = RunConfig(dataset="cifar10", quant=K1B2, data_dir=".", output_dir=".", **{**COSINE, **training})
+    return {"dataset": "cifar10", "config": "k1B2", "training": cfg.training()}, done
+
+
+@pytest.mark.parametrize("record, accepted", [
+    (checkpoint_record(3), True),  # the first cycle, finished
+    (checkpoint_record(2), True),  # the first cycle, interrupted: it goes on into the restart
+    (checkpoint_record(4, **RESTART), True),  # the restarted run itself, interrupted
+    (checkpoint_record(3, learning_rate=0.02), False),  # another first cycle
+    (checkpoint_record(4, epochs=4), False),  # a 4-epoch cosine: its epoch 4 is not the restart's
+    (checkpoint_record(3, warmup_epochs=0.5), False),
+])
+def test_a_restart_continues_only_its_own_first_cycle(record, accepted):
+    cfg = RunConfig(dataset="cifar10", quant=K1B2, data_dir=".", output_dir=".", resume=True, **RESTART)
+    saved, epoch = record
+    if accepted:
+        train_module.check_resumable(cfg, saved, epoch)
+    else:
+        with pytest.raises(UserError, match="resume with the same flags"):
+            train_module.check_resumable(cfg, saved, epoch)
+
+
+def test_fast60_is_fast_then_a_restart(capsys):
+    settings = parse(["--recipe", "fast60"])
+    assert settings == {**RECIPES["fast"], "epochs": 60, "restart_epoch": 40, "restart_learning_rate": 0.001}
+    assert "--restart_epoch 40 --restart_learning_rate 0.001" in capsys.readouterr().out
+    fast = RunConfig(dataset="cifar10", quant=K1B2, data_dir=".", output_dir=".", **RECIPES["fast"])
+    fast60 = RunConfig(dataset="cifar10", quant=K1B2, data_dir=".", output_dir=".", **settings)
+    assert fast60.first_cycle_training() == fast.training()
+    assert parse(["--recipe", "fast", "--restart_epoch", "30", "--restart_learning_rate", "0.0005"])[
+        "restart_epoch"] == 30  # a recipe without a restart takes one from the flags
 
 
 def save_core(path, n_classes, quant, dataset="cifar10"):
@@ -153,6 +195,12 @@ def test_init_npz_run_starts_from_the_file(tmp_path, cifar10_dir):
     (dict(schedule="cosine", epochs=2, warmup_epochs=2.0), "--warmup_epochs must be"),
     (dict(optimizer="lion"), "unknown --optimizer"),
     (dict(label_smoothing=1.5), "--label_smoothing"),
+    (dict(schedule="cosine", epochs=5, restart_epoch=3), "go together"),
+    (dict(schedule="cosine", epochs=5, restart_epoch=5, restart_learning_rate=0.1), "--restart_epoch must be"),
+    (dict(schedule="constant", epochs=5, restart_epoch=3, restart_learning_rate=0.1), "needs --schedule cosine"),
+    (dict(schedule="cosine", epochs=5, warmup_epochs=2.0, restart_epoch=3, restart_learning_rate=0.1),
+     "each cycle steps to decay"),
+    (dict(schedule="cosine", epochs=5, restart_epoch=3, restart_learning_rate=-1.0), "positive"),
 ])
 def test_impossible_flags_are_refused(kwargs, message):
     with pytest.raises(UserError, match=message):
