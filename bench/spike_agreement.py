@@ -43,6 +43,16 @@ def run_dir(out: Path, npz: Path, variant: str, batch: int) -> Path:
     return out / f"{npz.stem}-{file_sha256(npz)[:8]}" / variant / f"batch{batch}"
 
 
+def thread_env(threads: int) -> dict[str, str]:
+    """Cap each run's compute threads. Processes that each spin a thread per core wait on each other: on 2 cores
+    shared with a training run, PyTorch at batch 1 took 61 s for 30 images with 2 threads and 16 s with 1."""
+    env = {"OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
+           "TF_NUM_INTEROP_THREADS": str(threads)}
+    if threads == 1:
+        env["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
+    return env
+
+
 def spiking_run(dataset: str, npz: Path, tag: str, variant: str, batch: int, folder: Path, args) -> dict:
     """One spiking run (reused when its stats.json exists in the current format); returns its stats and logs."""
     log_dir = folder / tag
@@ -56,7 +66,7 @@ def spiking_run(dataset: str, npz: Path, tag: str, variant: str, batch: int, fol
                    "--data_dir", str(args.data_dir), "--figs_dir", str(folder), "--xla", str(xla)]
         if args.limit:
             command += ["--limit", str(args.limit)]
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", **thread_env(args.threads)}
         start = time.perf_counter()
         result = subprocess.run(command, env=env, capture_output=True, text=True)
         if result.returncode != 0:
@@ -81,7 +91,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "spike_agreement")
     parser.add_argument("--jobs", type=int, default=2,
                         help="runs side by side (batch-1 runs spend most of their time in one Python thread)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="compute threads per run (default: CPUs divided by --jobs, at least 1)")
     args = parser.parse_args()
+    args.threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
     dataset_spec(args.dataset)
     batches = sorted(int(b) for b in args.batch_sizes.split(","))
     variants = [v for v in args.variants.split(",")]
@@ -90,7 +103,8 @@ def main() -> None:
     import keras
 
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"keras {keras.__version__}; {args.dataset} test set from {args.data_dir}")
+          f"keras {keras.__version__}; {args.dataset} test set from {args.data_dir}; {args.jobs} runs at a time, "
+          f"{args.threads} threads each")
     infos = {npz: read_npz(npz)[1] for npz in args.npz}
     for npz, info in infos.items():
         if info.quant is None or not info.quant.quantized:
