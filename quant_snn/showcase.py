@@ -7,8 +7,10 @@ test set, noiseless and with 10% / 20% of its first-layer spikes dropped, beside
 Checks the published file against its SHA-256 first; prepares the test set (download from the official site with
 its checksum, or the copy already in ``--data_dir``); writes the spiking logs and figures into ``--output_dir``
 (git-ignored ``runs/showcase/<dataset>/`` by default), never over the committed results; and, when the committed
-results were made from the same file, says whether accuracies, differing images, spikes and SOPs came out the same
-(they do not depend on the batch size, so the committed batch-50 run and this batch-500 one must agree exactly).
+results were made from the same file, says run by run whether accuracies, differing images, spikes and SOPs came out
+the same. Noiseless runs depend on neither the batch size nor the backend, so they must agree exactly; the dropped
+spikes are drawn batch by batch, so noisy runs are compared only at the same batch size, seed and backend (the
+default batch size is the original's, as in the committed runs).
 """
 
 from __future__ import annotations
@@ -47,31 +49,37 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data_dir", type=Path, default=REPO / "data")
     p.add_argument("--output_dir", type=Path, default=None, help="default: runs/showcase/<dataset>/ (git-ignored)")
     p.add_argument("--noise", default="0,0.1,0.2", help="first-layer spike noise ratios (default 0,0.1,0.2)")
-    p.add_argument("--batch_size", type=int, default=500, help="images per step (the results do not depend on it)")
+    p.add_argument("--batch_size", type=int, default=None,
+                   help="images per step (default: the original's, 50 for CIFAR); noiseless results do not depend "
+                        "on it, the noise draws do")
     p.add_argument("--limit", type=int, default=None, help="only the first LIMIT test images (a quick look)")
     return p
 
 
-def committed_stats(dataset: str) -> SpikingStats | None:
-    """The committed noiseless k1B2 run of ``dataset`` (read before the showcase writes anything)."""
+def committed_stats(dataset: str, noise: float = 0.0) -> SpikingStats | None:
+    """The committed k1B2 run of ``dataset`` at this noise ratio (read before the showcase writes anything)."""
     from .spiking_logs import log_dir_name, read_stats
 
-    return read_stats(REPO / dataset_spec(dataset).scripts / "figs" / log_dir_name(SHOWCASE_QUANT.tag, 0.0))
+    return read_stats(REPO / dataset_spec(dataset).scripts / "figs" / log_dir_name(SHOWCASE_QUANT.tag, noise))
 
 
 def committed_match(stats: SpikingStats, committed: SpikingStats | None, where: str) -> str | None:
-    """Compare a noiseless run with the committed one, when that ran the same file on the same images with the
-    same statistics format; None when there is nothing to compare."""
+    """Compare a run with the committed one when both ran the same file on the same images in the same statistics
+    format, and, with noise, drew the same dropped spikes (batch size, seed, backend); None when there is nothing to
+    compare."""
     if committed is None:
         return None
-    keys = ("stats_version", "npz_sha256", "images", "time_steps", "noise_ratio")
+    keys = ["stats_version", "npz_sha256", "images", "time_steps", "noise_ratio"]
+    if stats.config.noise_ratio > 0:
+        keys += ["noise_layers", "batch_size", "seed", "backend", "xla"]
     if any(getattr(committed.config, k) != getattr(stats.config, k) for k in keys):
         return None
     fields = ("snn_accuracy", "ann_accuracy", "differing_images", "spikes_per_image", "sops_per_image")
     differ = [f for f in fields if getattr(committed, f) != getattr(stats, f)]
+    noise = f"noise {stats.config.noise_ratio:g}"
     if differ:
-        return f"DIFFERS from the committed run ({where}) in: {', '.join(differ)}"
-    return f"identical to the committed run ({where}): accuracy, differing images, spikes and SOPs"
+        return f"{noise}: DIFFERS from the committed run ({where}) in: {', '.join(differ)}"
+    return f"{noise}: identical to the committed run ({where}): accuracy, differing images, spikes and SOPs"
 
 
 def check_output_dir(output_dir: Path) -> None:
@@ -99,7 +107,7 @@ def table(dataset: str, runs: list[tuple[float, SpikingStats]]) -> str:
 
 
 def run_showcase(dataset: str, npz: Path, data_dir: Path, output_dir: Path, noise: list[float],
-                 batch_size: int = 500, limit: int | None = None,
+                 batch_size: int = 50, limit: int | None = None,
                  arch: Architecture | None = None) -> list[tuple[float, SpikingStats]]:
     """The spiking runs (one per noise ratio) and the figures; returns (noise ratio, statistics) per run. ``arch``:
     the dataset's network unless given (tests run a small one)."""
@@ -138,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UserError("--noise names no ratio (e.g. --noise 0,0.1,0.2)")
         for ratio in noise:
             check_noise_ratio(ratio, "--noise ratios")
+        spec = dataset_spec(args.dataset)
+        args.batch_size = spec.snn_batch_size if args.batch_size is None else args.batch_size
         if args.batch_size < 1:
             raise UserError(f"--batch_size must be at least 1, got {args.batch_size}")
         if args.limit is not None and args.limit < 1:
@@ -156,8 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "(for other configurations use the Spiking_* scripts)")
         check_npz(npz, params, info, dataset=args.dataset, quant=SHOWCASE_QUANT)  # before any data is fetched
         digest = info.sha256
-        committed = committed_stats(args.dataset)
-        spec = dataset_spec(args.dataset)
+        committed = {ratio: committed_stats(args.dataset, ratio) for ratio in noise}
         print(f"{args.npz or repo_relative(npz)} (sha256 {digest[:16]}..., {info.epochs} epochs, test accuracy as "
               f"trained {'?' if info.test_accuracy is None else f'{100 * info.test_accuracy:.2f}%'})", flush=True)
         start = time.perf_counter()
@@ -165,10 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{spec.title}, {SHOWCASE_QUANT.tag}, one time step ({time.perf_counter() - start:.0f} s; logs and "
               f"figures in {output / 'figs' if args.output_dir else repo_relative(output / 'figs')})\n")
         print(table(args.dataset, runs))
-        clean = [s for p, s in runs if p == 0]
-        match = clean and committed_match(clean[0], committed, f"{spec.scripts}/RESULTS_{args.dataset.upper()}.md")
-        if match:
-            print("\n" + match)
+        where = f"{spec.scripts}/RESULTS_{args.dataset.upper()}.md"
+        matches = [committed_match(stats, committed[ratio], where) for ratio, stats in runs]
+        if any(matches):
+            print("\n" + "\n".join(m for m in matches if m))
 
     return run_cli(run, "interrupted; run the same command again")
 

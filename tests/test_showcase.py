@@ -41,7 +41,13 @@ def test_published_network_runs_draws_and_matches_its_committed_run(tmp_path, ci
     assert f"| 0 | {100 * clean.snn_accuracy:.2f}% | {100 * clean.ann_accuracy:.2f}% | 0 of 20 |" in text
     assert "91.91%" in text and "89.65%" in text  # the paper's k1B2 figures beside ours
 
-    assert committed_match(clean, clean, "RESULTS").startswith("identical")
+    assert committed_match(clean, clean, "RESULTS").startswith("noise 0: identical")
+    assert committed_match(noisy, noisy, "RESULTS").startswith("noise 0.2: identical")
+    for change in ({"batch_size": 20}, {"backend": "other"}, {"seed": 1}):  # other spikes dropped: not comparable
+        other = dataclasses.replace(noisy, config=dataclasses.replace(noisy.config, **change))
+        assert committed_match(noisy, other, "RESULTS") is None
+    clean_other_batch = dataclasses.replace(clean, config=dataclasses.replace(clean.config, batch_size=20))
+    assert committed_match(clean, clean_other_batch, "RESULTS").startswith("noise 0: identical")
     differ = dataclasses.replace(clean, spikes_per_image=clean.spikes_per_image + 1)
     assert "DIFFERS" in committed_match(clean, differ, "RESULTS") and "spikes_per_image" in committed_match(
         clean, differ, "RESULTS")
