@@ -42,6 +42,9 @@ CANDIDATES: dict[str, tuple[str, str, str | None]] = {
     "adam_cosine_seed2": ("k1B2", FAST + " --seed 2", None),
     "adam_cosine_3e3_w4": ("k1B2", FAST.replace("0.002", "0.003").replace("--warmup_epochs 2", "--warmup_epochs 4"),
                            None),
+    # 60 epochs: one cosine over all of them, or --recipe fast60 (fast, then a 20-epoch warm restart at half the peak)
+    "adam_cosine_60": ("k1B2", FAST + " --epochs 60", None),
+    "fast60": ("k1B2", FAST + " --epochs 60 --restart_epoch 40 --restart_learning_rate 0.001", None),
     # FP32 for 20 epochs, then k1B2 from its weights: 40 epochs in all, or 60.
     "pre_fp32_20": ("fp32", FAST + " --epochs 20", None),
     "init_fp32_20": ("k1B2", FAST + " --epochs 20 --init_npz {work}/pre_fp32_20/model_cifar_10_fp32.npz",
