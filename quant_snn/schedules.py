@@ -107,5 +107,5 @@ def check_schedule(name: str, peak: float, total_steps: int, warmup_steps: int, 
         if restart_peak is None or not restart_peak > 0 or not math.isfinite(restart_peak):
             raise UserError(f"--restart_epoch needs a positive --restart_learning_rate, got {restart_peak}")
         if not warmup_steps < restart_step < total_steps - warmup_steps:
-            raise UserError(f"--restart_epoch must leave each cycle steps to decay after its warm-up: restart at step "
-                            f"{restart_step} of {total_steps}, {warmup_steps} warm-up steps")
+            raise UserError(f"--restart_epoch must leave each cycle time to decay after its warm-up: restart at "
+                            f"{restart_step:g} of {total_steps:g}, warm-up {warmup_steps:g}")

@@ -199,7 +199,7 @@ def test_init_npz_run_starts_from_the_file(tmp_path, cifar10_dir):
     (dict(schedule="cosine", epochs=5, restart_epoch=5, restart_learning_rate=0.1), "--restart_epoch must be"),
     (dict(schedule="constant", epochs=5, restart_epoch=3, restart_learning_rate=0.1), "needs --schedule cosine"),
     (dict(schedule="cosine", epochs=5, warmup_epochs=2.0, restart_epoch=3, restart_learning_rate=0.1),
-     "each cycle steps to decay"),
+     "each cycle time to decay"),
     (dict(schedule="cosine", epochs=5, restart_epoch=3, restart_learning_rate=-1.0), "positive"),
 ])
 def test_impossible_flags_are_refused(kwargs, message):
