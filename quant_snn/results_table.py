@@ -36,7 +36,8 @@ def data_source(cfg: ReproduceConfig) -> str:
     if cfg.dataset == "cifar10":
         return ("a converted copy, not the official archive (here: the official split, 59,799 of the 60,000 images "
                 "with the official pixels and 201 from a JPEG copy, see README_VGG.md)")
-    return "a converted copy, not the official archive (here: the lossless CIFAR-100 copy, see README_VGG.md)"
+    return ("a converted copy, not the official archive (here: all 60,000 images with the official pixels in the "
+            "official split, in another order within each split, see README_VGG.md)")
 
 
 def schedule_text(training: dict | None, network: str = "vgg") -> str:
