@@ -92,8 +92,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2,
                         help="runs side by side (batch-1 runs spend most of their time in one Python thread)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="compute threads per run (default: CPUs divided by --jobs, at least 1)")
+                        help="compute threads per run (default: CPUs divided by --jobs, at least 1); sets the "
+                             "thread counts of PyTorch and TensorFlow, and at 1 turns off XLA's multi-threaded Eigen "
+                             "(JAX has no other thread setting)")
     args = parser.parse_args()
+    if args.threads is not None and args.threads < 1:
+        raise SystemExit("--threads must be at least 1")
     args.threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
     dataset_spec(args.dataset)
     batches = sorted(int(b) for b in args.batch_sizes.split(","))

@@ -42,6 +42,9 @@ def recipe_for(name: str, network: str = "vgg") -> dict[str, object]:
     """The flags recipe ``name`` sets for ``network`` (an architecture's name)."""
     if name not in RECIPES:
         raise UserError(f"unknown --recipe {name!r}: use one of {', '.join(RECIPES)}")
+    if "restart_epoch" in RECIPES[name] and name not in NETWORK_RECIPES.get(network, {}) and network != "vgg":
+        raise UserError(f"--recipe {name} continues the VGG-Net's fast recipe; for this network use --recipe fast "
+                        "with --epochs, --restart_epoch and --restart_learning_rate")
     return {**RECIPES[name], **NETWORK_RECIPES.get(network, {}).get(name, {})}
 
 

@@ -62,7 +62,8 @@ class ReproduceConfig:
         self.snn_batch_size = self.snn_batch_size or spec.snn_batch_size
         settings = expand_recipe(self.recipe, {**self.training, "epochs": None}, spec.network)
         settings.pop("epochs")
-        self.settings = settings  # optimizer, schedule, learning_rate, warmup_epochs, weight_decay, label_smoothing
+        self.settings = settings  # optimizer, schedule, learning_rate, warmup_epochs, weight_decay, label_smoothing,
+        # and restart_epoch, restart_learning_rate where the recipe or the flags set them
         self.quants = {tag: parse_tag(tag) for tag in self.configs}
         if not self.configs:
             raise UserError("--configs names no configuration (e.g. --configs fp32,k1B2)")
@@ -135,6 +136,11 @@ def train_recipe(cfg: ReproduceConfig, quant: QuantConfig, data, performed: list
         print(f"== train {quant.tag}: {done} epochs already trained, reused", flush=True)
         return
     if cfg.settings["schedule"] != "constant":
+        files = run_files(cfg, quant)
+        if done and not files.checkpoint.is_file():
+            raise UserError(f"{files.npz} holds {done} epochs but no checkpoint lies beside it: a schedule cannot "
+                            f"continue from weights alone (no optimizer state or step count); bring its checkpoint, "
+                            "or train anew in another --output_dir")
         print(f"== train {quant.tag}: epochs {done + 1}..{cfg.epochs}, "
               f"{run_config(cfg, quant, epochs=cfg.epochs).flags()}", flush=True)
         train(run_config(cfg, quant, resume=done > 0, epochs=cfg.epochs), data)

@@ -107,7 +107,7 @@ def table(dataset: str, runs: list[tuple[float, SpikingStats]]) -> str:
 
 
 def run_showcase(dataset: str, npz: Path, data_dir: Path, output_dir: Path, noise: list[float],
-                 batch_size: int = 50, limit: int | None = None,
+                 batch_size: int | None = None, limit: int | None = None,
                  arch: Architecture | None = None) -> list[tuple[float, SpikingStats]]:
     """The spiking runs (one per noise ratio) and the figures; returns (noise ratio, statistics) per run. ``arch``:
     the dataset's network unless given (tests run a small one)."""
@@ -116,6 +116,7 @@ def run_showcase(dataset: str, npz: Path, data_dir: Path, output_dir: Path, nois
     from .spiking_eval import SpikingRunConfig, run_spiking
 
     spec = dataset_spec(dataset)
+    batch_size = batch_size or spec.snn_batch_size  # the original's, as in the committed runs
     data = load_dataset(spec, data_dir)
     runs = []
     for ratio in noise:

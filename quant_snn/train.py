@@ -85,7 +85,8 @@ class RunConfig:
         self.restart_epoch = self.restart_epoch or 0
         if self.restart_epoch or self.restart_learning_rate is not None:
             if self.restart_learning_rate is None or not self.restart_epoch:
-                raise UserError("--restart_epoch and --restart_learning_rate go together")
+                raise UserError("--restart_epoch and --restart_learning_rate go together (for no restart, use a "
+                                "recipe without one, e.g. --recipe fast)")
             if not 0 < self.restart_epoch < self.epochs:
                 raise UserError(f"--restart_epoch must be from 1 to less than --epochs, got {self.restart_epoch}")
             check_schedule(self.schedule, self.learning_rate, self.epochs, self.warmup_epochs, self.restart_epoch,
@@ -264,8 +265,7 @@ def _train(cfg: RunConfig, data: Dataset, n_classes: int, parallel: DataParallel
     start_epoch, history = 0, []
     if cfg.resume:
         if cfg.checkpoint_path.is_file():  # the settings first: another optimizer also has other variables
-            state = checkpoint_state(cfg.checkpoint_path)
-            check_resumable(cfg, state.get("config", {}), state.get("epoch"))
+            check_resumable(cfg, checkpoint_state(cfg.checkpoint_path).get("config", {}))
         state = load_checkpoint(cfg.checkpoint_path, model, optimizer)
         start_epoch, history = int(state["epoch"]), list(state["history"])
         if not cfg.scheduled:
@@ -295,13 +295,17 @@ def _train(cfg: RunConfig, data: Dataset, n_classes: int, parallel: DataParallel
     return history
 
 
-def check_resumable(cfg: RunConfig, saved: dict, epoch: int | None = None) -> None:
+def check_resumable(cfg: RunConfig, saved: dict) -> None:
     """Refuse a checkpoint of another dataset, configuration or optimisation settings, in one line. A run with a
-    warm restart also takes the checkpoint of its first cycle alone, up to the restart (``fast`` into ``fast60``)."""
+    warm restart also takes the checkpoint of its first cycle alone (``fast`` into ``fast60``): that run stops at the
+    restart, so its steps are this run's. A decaying schedule counts steps, so the batch size must match too."""
     if (saved.get("dataset"), saved.get("config")) != (cfg.dataset, cfg.quant.tag):
         raise UserError(f"checkpoint {cfg.checkpoint_path} is for {saved.get('dataset')} {saved.get('config')}")
+    if cfg.scheduled and saved.get("batch_size", cfg.batch_size) != cfg.batch_size:
+        raise UserError(f"checkpoint {cfg.checkpoint_path} was trained at --batch_size {saved['batch_size']}: its "
+                        f"{cfg.schedule} schedule counts steps, resume with the same batch size")
     saved_training = saved.get("training", RunConfig(cfg.dataset, cfg.quant, cfg.data_dir, cfg.output_dir).training())
-    first_cycle = isinstance(epoch, int) and epoch <= cfg.restart_epoch and saved_training == cfg.first_cycle_training()
+    first_cycle = cfg.restart_epoch > 0 and saved_training == cfg.first_cycle_training()
     if saved_training != cfg.training() and not first_cycle:
         raise UserError(f"checkpoint {cfg.checkpoint_path} was trained with {recipe_flags(saved_training)}: resume "
                         "with the same flags (or start anew with --resume False)")

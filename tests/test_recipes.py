@@ -117,27 +117,26 @@ def test_resume_mid_schedule_continues_the_same_curve(tmp_path, cifar10_dir, mon
         for e in (4, 5)]
 
 
-def checkpoint_record(done, **training):
+def checkpoint_record(**training):
     cfg = RunConfig(dataset="cifar10", quant=K1B2, data_dir=".", output_dir=".", **{**COSINE, **training})
-    return {"dataset": "cifar10", "config": "k1B2", "training": cfg.training()}, done
+    return cfg.describe()
 
 
-@pytest.mark.parametrize("record, accepted", [
-    (checkpoint_record(3), True),  # the first cycle, finished
-    (checkpoint_record(2), True),  # the first cycle, interrupted: it goes on into the restart
-    (checkpoint_record(4, **RESTART), True),  # the restarted run itself, interrupted
-    (checkpoint_record(3, learning_rate=0.02), False),  # another first cycle
-    (checkpoint_record(4, epochs=4), False),  # a 4-epoch cosine: its epoch 4 is not the restart's
-    (checkpoint_record(3, warmup_epochs=0.5), False),
+@pytest.mark.parametrize("saved, refusal", [
+    (checkpoint_record(), None),  # the first cycle (finished, or interrupted: it goes on into the restart)
+    (checkpoint_record(**RESTART), None),  # the restarted run itself, interrupted
+    (checkpoint_record(learning_rate=0.02), "resume with the same flags"),  # another first cycle
+    (checkpoint_record(epochs=4), "resume with the same flags"),  # a 4-epoch cosine: its epoch 3 is not the restart
+    (checkpoint_record(warmup_epochs=0.5), "resume with the same flags"),
+    (checkpoint_record(batch_size=100), "--batch_size 100"),  # other steps per epoch: the restart would move
 ])
-def test_a_restart_continues_only_its_own_first_cycle(record, accepted):
+def test_a_restart_continues_only_its_own_first_cycle(saved, refusal):
     cfg = RunConfig(dataset="cifar10", quant=K1B2, data_dir=".", output_dir=".", resume=True, **RESTART)
-    saved, epoch = record
-    if accepted:
-        train_module.check_resumable(cfg, saved, epoch)
+    if refusal is None:
+        train_module.check_resumable(cfg, saved)
     else:
-        with pytest.raises(UserError, match="resume with the same flags"):
-            train_module.check_resumable(cfg, saved, epoch)
+        with pytest.raises(UserError, match=refusal):
+            train_module.check_resumable(cfg, saved)
 
 
 def test_fast60_is_fast_then_a_restart(capsys):
@@ -149,6 +148,8 @@ def test_fast60_is_fast_then_a_restart(capsys):
     assert fast60.first_cycle_training() == fast.training()
     assert parse(["--recipe", "fast", "--restart_epoch", "30", "--restart_learning_rate", "0.0005"])[
         "restart_epoch"] == 30  # a recipe without a restart takes one from the flags
+    with pytest.raises(UserError, match="continues the VGG-Net's fast recipe"):
+        expand_recipe("fast60", {}, "lenet")  # the LeNet's fast recipe is 15 epochs
 
 
 def save_core(path, n_classes, quant, dataset="cifar10"):
@@ -226,3 +227,7 @@ def test_reproduce_fast_recipe_trains_one_schedule_and_reuses_returned_weights(t
     assert finished_epochs(run.files) == 2
     train_recipe(cfg, K1B2, data, performed)
     assert performed == ["train k1B2 1-2"]  # nothing retrained
+    longer = ReproduceConfig(configs=["k1B2"], noise=[0.0], epochs=3, data_dir=cifar10_dir, output_dir=tmp_path,
+                             batch_size=20, recipe="fast", training={"warmup_epochs": 1.0}, arch=SMALL)
+    with pytest.raises(UserError, match="cannot continue from weights alone"):
+        train_recipe(longer, K1B2, data, performed)  # the weights alone hold no optimizer state
