@@ -1,5 +1,5 @@
-"""Chart: per-epoch test accuracy of the training runs in ../histories (MNIST), fast recipe against the original; saves
-PNG and SVG here."""
+"""Chart: per-epoch test accuracy of the training runs in ../histories (MNIST): the recipes of one configuration,
+and one recipe across configurations; saves PNG and SVG here."""
 import pathlib
 import sys
 
