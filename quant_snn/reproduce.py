@@ -193,6 +193,7 @@ def run_all(cfg: ReproduceConfig) -> list[str]:
     if cfg.train_only:
         return performed
     images = len(data.x_test[: cfg.limit])
+    ann_cache = {}  # one configuration's noise ratios share its ANNs' decisions (spiking_eval.run_spiking)
     for tag, quant in cfg.quants.items():
         if not quant.quantized:
             continue
@@ -203,7 +204,7 @@ def run_all(cfg: ReproduceConfig) -> list[str]:
                 print(f"== spiking {tag} noise {noise:g}: done, kept {snn_cfg.log_dir}", flush=True)
                 continue
             print(f"== spiking {tag} noise {noise:g}", flush=True)
-            run_spiking(snn_cfg, data)
+            run_spiking(snn_cfg, data, ann_cache)
             performed.append(f"spiking {tag} noise {noise:g}")
     quantized = [tag for tag, q in cfg.quants.items() if q.quantized]
     figs_dir = cfg.output_dir / "figs"

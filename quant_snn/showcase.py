@@ -118,13 +118,13 @@ def run_showcase(dataset: str, npz: Path, data_dir: Path, output_dir: Path, nois
     spec = dataset_spec(dataset)
     batch_size = batch_size or spec.snn_batch_size  # the original's, as in the committed runs
     data = load_dataset(spec, data_dir)
-    runs = []
+    runs, ann_cache = [], {}  # the ANNs' decisions do not depend on the noise: computed by the first run only
     for ratio in noise:
         cfg = SpikingRunConfig(dataset=dataset, quant=SHOWCASE_QUANT, npz=npz, data_dir=data_dir,
                                figs_dir=output_dir / "figs", batch_size=batch_size, noise_ratio=ratio, limit=limit,
                                arch=arch)
         print(f"== spiking network, noise {ratio:g}", flush=True)
-        runs.append((ratio, run_spiking(cfg, data)))
+        runs.append((ratio, run_spiking(cfg, data, ann_cache)))
     for name, figure in FIGURES.items():
         if name != "noise" or any(p > 0 for p in noise):
             figure(output_dir / "figs", [SHOWCASE_QUANT.tag], f"{spec.scripts}/Spiking_{spec.script_name}.py")

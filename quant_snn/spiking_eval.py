@@ -6,6 +6,7 @@ Logs in the original's format and ``stats.json`` (:mod:`quant_snn.spiking_logs`)
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -134,8 +135,22 @@ def simulate_batch(snn: SpikingNetwork, images: np.ndarray, time_steps: int):
         yield to_numpy(potential), [to_numpy(s) for s in spikes], [to_numpy(f) for f in fan_in]
 
 
-def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None) -> SpikingStats:
-    """Evaluate SNN and ANN on the test set; write logs and ``stats.json``; return the statistics."""
+AnnCache = dict[tuple, tuple[np.ndarray, np.ndarray]]
+
+
+def ann_key(cfg: SpikingRunConfig, npz_sha256: str, x_test: np.ndarray) -> tuple:
+    """Everything the two ANNs' decisions depend on: the weights (by hash), the images (by hash), and what may move
+    a float32 sum across a decision (batch size, XLA, backend, network). Not the SNN's noise, seed or time steps."""
+    images = hashlib.sha256(np.ascontiguousarray(x_test).tobytes()).hexdigest()
+    return (npz_sha256, images, x_test.shape, cfg.batch_size, cfg.xla, keras.backend.backend(), cfg.arch)
+
+
+def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None, ann_cache: AnnCache | None = None) -> SpikingStats:
+    """Evaluate SNN and ANN on the test set; write logs and ``stats.json``; return the statistics.
+
+    ``ann_cache``: one dict handed to runs of the same npz on the same images that differ only in the SNN (a noise
+    sweep): the exact and float32 ANNs' per-image decisions are computed by the first run and reused by the others,
+    which then simulate the SNN alone (two of the three networks per batch)."""
     use_full_float32()
     anns, snn, npz_info = load_networks(cfg)
     data = data or load_dataset(dataset_spec(cfg.dataset), cfg.data_dir)
@@ -147,14 +162,22 @@ def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None) -> SpikingSt
     filters = np.array([spec.filters for spec in snn.convs[1:]], dtype=np.int64)
     levels = cfg.quant.n_thresholds
     tally = Tally(len(snn.convs))
+    key = ann_key(cfg, npz_info["sha256"], x_test) if ann_cache is not None else None
+    cached = ann_cache.get(key) if ann_cache is not None else None
+    decisions: dict[str, list[np.ndarray]] = {"exact": [], "float32": []}
     start = time.perf_counter()
     progress = keras.utils.Progbar(len(x_test), unit_name="image", verbose=1 if sys.stdout.isatty() else 2)
     for begin in range(0, len(x_test), cfg.batch_size):
         images = keras.ops.convert_to_numpy(preprocess_test(x_test[begin : begin + cfg.batch_size], cfg.arch))
         labels = y_test[begin : begin + cfg.batch_size]
-        ann_prediction, float32_prediction = (
-            np.argmax(keras.ops.convert_to_numpy(anns[name].predict_on_batch(images)), axis=1)
-            for name in ("exact", "float32"))
+        if cached is not None:
+            ann_prediction, float32_prediction = (c[begin : begin + len(labels)] for c in cached)
+        else:
+            ann_prediction, float32_prediction = (
+                np.argmax(keras.ops.convert_to_numpy(anns[name].predict_on_batch(images)), axis=1)
+                for name in ("exact", "float32"))
+            decisions["exact"].append(ann_prediction)
+            decisions["float32"].append(float32_prediction)
         for potential, spikes, fan_in in simulate_batch(snn, images, cfg.time_steps):
             spikes = np.array([np.rint(s).astype(np.int64).sum() for s in spikes])  # exact integers per image
             fan_in = np.array([np.rint(f).astype(np.int64).sum() for f in fan_in])
@@ -173,6 +196,8 @@ def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None) -> SpikingSt
         progress.add(len(labels))
     stats = summarize(cfg, snn, tally, time.perf_counter() - start, npz_info)
     write_logs(cfg.log_dir, tally.log, stats)
+    if ann_cache is not None and cached is None:
+        ann_cache[key] = (np.concatenate(decisions["exact"]), np.concatenate(decisions["float32"]))
     return stats
 
 

@@ -72,3 +72,29 @@ def test_refusals_are_one_line_before_any_data(tmp_path, capsys, monkeypatch):
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and len(err.splitlines()) == 1 and message in err, (argv, err)
     assert not (tmp_path / "out").exists() and not empty.exists()
+
+
+def test_a_noise_sweep_computes_the_anns_once_and_gets_the_same_results(tmp_path, cifar10_dir):
+    from quant_snn.spiking_eval import SpikingRunConfig, run_spiking
+
+    npz = tmp_path / "k1B2.npz"
+    small_k1b2(npz)
+
+    def config(noise, folder, batch_size=7):
+        return SpikingRunConfig(dataset="cifar10", quant=QuantConfig(1, 2), npz=npz, data_dir=cifar10_dir,
+                                figs_dir=tmp_path / folder, batch_size=batch_size, noise_ratio=noise, arch=SMALL)
+
+    def results(stats):  # all but the run's speed
+        return dataclasses.replace(stats, images_per_second=0.0)
+
+    cache = {}
+    clean = run_spiking(config(0.0, "sweep"), ann_cache=cache)
+    noisy = run_spiking(config(0.2, "sweep"), ann_cache=cache)
+    assert len(cache) == 1 and noisy.differing_images > 0  # the dropped spikes change some decisions
+    assert results(noisy) == results(run_spiking(config(0.2, "alone")))
+    (key, (exact, float32)), = cache.items()
+    assert len(exact) == len(float32) == clean.config.images == 20
+    # the cached decisions are the ones used: wrong ones show up in the comparison, but only for the same key
+    cache[key] = ((exact + 1) % 10, float32)
+    assert run_spiking(config(0.0, "poisoned"), ann_cache=cache).differing_images == 20
+    assert run_spiking(config(0.0, "other_batch", batch_size=5), ann_cache=cache).differing_images == 0
