@@ -1,11 +1,12 @@
-"""Training images/s of the quantized VGG-Net, of the same network without quantization, and of the quantized
-network under the mixed_bfloat16 policy, in one run.
+"""Training images/s of the quantized VGG-Net, of the same network without quantization, of the quantized
+network under the mixed_bfloat16 policy, and (--native_baseline) of the quantized network with every layer convolved
+natively (``QuantConv2D.matmul_max_input = 0``: no layer as a matrix product), in one run.
 
 All models (in-graph augmentation included) train on the same random CIFAR-sized batch; timed rounds alternate
-between them so that background load hits all alike. Prints the rates, quantized/FP32 (target >= 0.85) and
-mixed_bfloat16/float32. Runs on whatever KERAS_BACKEND names.
+between them so that background load hits all alike. Prints the rates, quantized/FP32 (target >= 0.85),
+mixed_bfloat16/float32 and quantized/native. Runs on whatever KERAS_BACKEND names.
 
-    python bench/train_throughput.py [--batch_size 200 --steps 5 --rounds 3 --k 1 --B 2 --no_mixed]
+    python bench/train_throughput.py [--batch_size 200 --steps 5 --rounds 3 --k 1 --B 2 --no_mixed --native_baseline]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from quant_snn.config import FP32, QuantConfig  # noqa: E402
+from quant_snn.model import conv_layers  # noqa: E402
 from quant_snn.train import build_training_model, compile_model  # noqa: E402
 
 
@@ -42,6 +44,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--B", type=float, default=2.0)
     parser.add_argument("--no_mixed", action="store_true", help="leave out the mixed_bfloat16 model")
+    parser.add_argument("--native_baseline", action="store_true",
+                        help="add the quantized model with native convolutions only (no layer as a matrix product)")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -52,8 +56,13 @@ def main() -> None:
     variants = [("quantized", quant, "float32"), ("fp32", FP32, "float32")]
     if not args.no_mixed:
         variants.append(("quantized mixed_bfloat16", quant, "mixed_bfloat16"))
+    if args.native_baseline:
+        variants.append(("quantized native", quant, "float32"))
     for name, config, precision in variants:
-        model, _ = build_training_model(10, config, seed=0, precision=precision)
+        model, core = build_training_model(10, config, seed=0, precision=precision)
+        if name == "quantized native":
+            for layer in conv_layers(core):
+                layer.matmul_max_input = 0
         compile_model(model, 1e-3)
         time_steps(model, x, y, 2)  # build and trace
         models[name] = model
@@ -72,6 +81,9 @@ def main() -> None:
     if "quantized mixed_bfloat16" in rate:
         print(f"quantized mixed_bfloat16: {rate['quantized mixed_bfloat16']:.1f} images/s")
         print(f"ratio mixed_bfloat16/float32 (quantized): {rate['quantized mixed_bfloat16'] / rate['quantized']:.3f}")
+    if "quantized native" in rate:
+        print(f"quantized, native convolutions only: {rate['quantized native']:.1f} images/s")
+        print(f"ratio quantized/native convolutions: {rate['quantized'] / rate['quantized native']:.3f}")
 
 
 if __name__ == "__main__":

@@ -113,6 +113,7 @@ def load_networks(cfg: SpikingRunConfig) -> tuple[dict[str, keras.Model], Spikin
     assign_params(anns["exact"], params)
     for conv in (conv for ann in anns.values() for conv in conv_layers(ann)):
         conv.freeze_quantized_kernel()  # not recomputed per batch (the same bits: the kernels are ternary)
+        conv.matmul_max_input = 0  # forward only: the native convolution is the faster one (layers.QuantConv2D)
     snn = build_spiking_model(
         params, cfg.quant, arch=cfg.arch, noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed
     )

@@ -18,6 +18,7 @@ from keras import ops
 
 from .architecture import VGG, Architecture, ConvSpec, conv_geometry
 from .config import QuantConfig, check_noise_ratio
+from .layers import conv_as_matmul
 from .precision import enable_float64
 from .spike_noise import binomial_cdf_table, drop_spikes, uniform
 from .thresholds import FoldedThresholds, fold_batchnorm
@@ -36,23 +37,6 @@ def window_coverage(size: tuple[int, int], kernel: int, stride: int, padding: st
             counts[max(start, 0) : max(min(start + kernel, n), 0)] += 1
         coverage.append(counts)
     return np.outer(coverage[0], coverage[1])
-
-
-def conv_as_matmul(x, kernel, stride: int, padding: str):
-    """``ops.conv`` (TensorFlow padding rules) as patches times the reshaped kernel: one dense matrix product.
-
-    For the float64 first layer: on CPU, XLA's float64 convolution is far slower than its float64 matrix product,
-    and it made that one small layer a large part of the spiking network's time (bench/snn_throughput.py). The
-    patches are gathered by slicing (no arithmetic), so the sums add the convolution's products, in float64."""
-    k = kernel.shape[0]
-    out_h, top, bottom = conv_geometry(x.shape[1], k, stride, padding)
-    out_w, left, right = conv_geometry(x.shape[2], k, stride, padding)
-    if top or bottom or left or right:
-        x = ops.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
-    columns = [x[:, i : i + (out_h - 1) * stride + 1 : stride, j : j + (out_w - 1) * stride + 1 : stride, :]
-               for i in range(k) for j in range(k)]  # (kh, kw, channel) order, as the kernel's reshape below
-    patches = ops.concatenate(columns, axis=-1)
-    return ops.einsum("bhwk,kc->bhwc", patches, ops.reshape(kernel, (-1, kernel.shape[-1])))
 
 
 @keras.saving.register_keras_serializable(package="quant_snn")

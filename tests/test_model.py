@@ -51,6 +51,29 @@ def test_fp32_network_has_no_quantization():
 
 
 @pytest.mark.backends
+@pytest.mark.parametrize("size,kernel,stride,padding", [(3, 3, 1, "same"), (3, 3, 1, "valid"), (3, 2, 2, "same"),
+                                                        (2, 3, 1, "same")])
+def test_small_inputs_convolve_as_a_matrix_product_with_the_same_sums(size, kernel, stride, padding):
+    """Inputs of at most 3x3 pixels (the VGG-Net's last two layers) take conv_as_matmul; spike-like inputs and a
+    ternary kernel make every sum exact, so both paths must agree bit for bit."""
+    rng = np.random.default_rng(size + kernel + stride)
+    x = (rng.integers(0, 5, (2, size, size, 4)) / 2).astype("float32")
+    layers = {}
+    for name, limit in (("native", 0), ("matmul", 3)):
+        layers[name] = QuantConv2D(6, kernel, strides=stride, padding=padding, use_bias=False)
+        layers[name].build(x.shape)
+        layers[name].kernel.assign(rng.integers(-1, 2, (kernel, kernel, 4, 6)).astype("float32") if name == "native"
+                                   else layers["native"].kernel)
+        layers[name].matmul_max_input = limit
+    assert layers["matmul"]._as_matmul(x, layers["matmul"].kernel)
+    assert not layers["native"]._as_matmul(x, layers["native"].kernel)
+    assert not layers["matmul"]._as_matmul(np.zeros((1, 4, 4, 4), "float32"), layers["matmul"].kernel)
+    native, matmul = (to_numpy(layers[name](x)) for name in ("native", "matmul"))
+    assert native.shape == matmul.shape and np.abs(native).max() > 0
+    np.testing.assert_array_equal(matmul, native)
+
+
+@pytest.mark.backends
 def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_scores():
     model, core = build_training_model(10, QuantConfig(1, 2), seed=0, precision="mixed_bfloat16", arch=SMALL)
     assert core.get_layer("conv1").compute_dtype == "bfloat16"
