@@ -151,7 +151,7 @@ def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None, ann_cache: A
 
     ``ann_cache``: one dict handed to runs of the same npz on the same images that differ only in the SNN (a noise
     sweep): the exact and float32 ANNs' per-image decisions are computed by the first run and reused by the others,
-    which then simulate the SNN alone (two of the three networks per batch)."""
+    which then run the SNN alone instead of all three networks per batch."""
     use_full_float32()
     anns, snn, npz_info = load_networks(cfg)
     data = data or load_dataset(dataset_spec(cfg.dataset), cfg.data_dir)
