@@ -71,7 +71,8 @@ class QuantConv2D(keras.layers.Conv2D):
         return super().convolution_op(inputs, kernel)
 
     def _as_matmul(self, inputs, kernel) -> bool:
-        return (max(inputs.shape[1:3]) <= self.matmul_max_input and self.data_format == "channels_last"
+        size = tuple(inputs.shape[1:3])
+        return (None not in size and max(size) <= self.matmul_max_input and self.data_format == "channels_last"
                 and kernel.shape[0] == kernel.shape[1] and self.strides[0] == self.strides[1]
                 and tuple(self.dilation_rate) == (1, 1) and self.groups == 1)
 
