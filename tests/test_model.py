@@ -68,6 +68,7 @@ def test_small_inputs_convolve_as_a_matrix_product_with_the_same_sums(size, kern
     assert layers["matmul"]._as_matmul(x, layers["matmul"].kernel)
     assert not layers["native"]._as_matmul(x, layers["native"].kernel)
     assert not layers["matmul"]._as_matmul(np.zeros((1, 4, 4, 4), "float32"), layers["matmul"].kernel)
+    assert not layers["matmul"]._as_matmul(keras.KerasTensor((None, None, None, 4)), layers["matmul"].kernel)
     native, matmul = (to_numpy(layers[name](x)) for name in ("native", "matmul"))
     assert native.shape == matmul.shape and np.abs(native).max() > 0
     np.testing.assert_array_equal(matmul, native)
