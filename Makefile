@@ -1,6 +1,8 @@
-# make run     - set up .venv (runtime requirements only), prepare the test set on first use, run the published k1B2
-#                network as a one-time-step spiking network at noise 0, 0.1 and 0.2, draw the figures and print
-#                the results beside the paper's (runs/showcase/; DATASET=cifar100 when its network is published)
+# make run     - set up .venv (runtime requirements only), prepare the test set on first use, run the most accurate
+#                published k1B2 network as a one-time-step spiking network at noise 0, 0.1 and 0.2, draw the figures
+#                and print the results beside the paper's (runs/showcase/); NETWORK=k0B4_fast60 runs another
+#                published network, NETWORK=all every one of them in one table (CIFAR10/published/SHA256SUMS lists
+#                them); DATASET=cifar100 when its networks are published
 # make train   - train CONFIGS with RECIPE (EPOCHS: the recipe's own unless given), run their spiking networks at
 #                each NOISE ratio, draw the figures, write runs/<dataset>/RESULTS_<DATASET>.md (rerun to resume)
 # make test    - set up .venv with the test requirements too (JAX, PyTorch, pytest), lint (ruff), run the test suite
@@ -16,6 +18,7 @@ CONFIGS ?= k1B2
 NOISE ?= 0,0.1,0.2
 DATASET ?= cifar10
 DATA_DIR ?= data
+NETWORK ?=
 
 .PHONY: runtime setup run train test bench gpu-prep
 
@@ -33,7 +36,7 @@ runtime: $(VENV)/.runtime
 setup: $(VENV)/.installed
 
 run: runtime
-	$(PY) -m quant_snn.showcase --dataset $(DATASET) --data_dir $(DATA_DIR)
+	$(PY) -m quant_snn.showcase --dataset $(DATASET) --data_dir "$(DATA_DIR)" $(if $(NETWORK),--network $(NETWORK))
 
 train: runtime
 	$(PY) -m quant_snn.reproduce --dataset $(DATASET) --configs $(CONFIGS) --noise $(NOISE) --recipe $(RECIPE) \

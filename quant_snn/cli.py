@@ -128,6 +128,9 @@ def training_parser(dataset: str, quantized: bool, script_path: str) -> argparse
     parser.add_argument("--output_dir", type=Path, default=Path(script_path).resolve().parent,
                         help="where checkpoint, weights npz and history go (default: this script's folder)")
     parser.add_argument("--npz", type=Path, default=None, help="inference: evaluate this weights file instead")
+    parser.add_argument("--label", default=None,
+                        help="name this network beside others of the same configuration: files and logs get "
+                             "_LABEL after the configuration (e.g. --label fast60: model_..._k1B2_fast60.npz)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                         help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
     add_parallel_flags(parser)
@@ -170,7 +173,7 @@ def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequenc
             dataset=dataset, quant=quant, data_dir=args.data_dir, output_dir=args.output_dir, mode=args.mode,
             resume=args.resume, batch_size=args.batch_size, seed=args.seed, verbose=args.verbose,
             inference_npz=args.npz, distribute=args.distribute, cpu_devices=args.cpu_devices, precision=args.precision,
-            init_npz=args.init_npz, overwrite=args.overwrite, **recipe,
+            init_npz=args.init_npz, overwrite=args.overwrite, label=args.label, **recipe,
         )
         if cfg.mode == "inference":
             loss, accuracy = evaluate(cfg)
@@ -195,14 +198,18 @@ def spiking_parser(dataset: str, script_path: str) -> argparse.ArgumentParser:
     parser.add_argument("--noise_ratio", type=float, default=0.0,
                         help="drop each first-layer spike with this probability")
     parser.add_argument("--npz", type=Path, default=None,
-                        help=f"weights file (default: {spec.npz_stem}_k{{k}}B{{B}}.npz beside this script)")
+                        help=f"weights file (default: {spec.npz_stem}_k{{k}}B{{B}}[_LABEL].npz beside this script)")
+    parser.add_argument("--label", default=None,
+                        help="name this network beside others of the same configuration: files and logs get "
+                             "_LABEL after the configuration (e.g. --label fast60: reads "
+                             "model_..._k1B2_fast60.npz, logs into figs/k1B2_fast60/)")
     parser.add_argument("--batch_size", type=int, default=spec.snn_batch_size,
                         help=f"test images per batch (default {spec.snn_batch_size}, as the original)")
     parser.add_argument("--time_steps", type=int, default=1, help="time steps; input at t=0, zeros after (default 1)")
     parser.add_argument("--noise_layers", choices=("first", "all"), default="first",
                         help="which layers' spikes the noise drops (default: first, as the original)")
     parser.add_argument("--figs_dir", type=Path, default=Path(script_path).resolve().parent / "figs",
-                        help="logs go to FIGS_DIR/k{k}B{B}[_noise{p}]/ (default: figs/ beside this script)")
+                        help="logs go to FIGS_DIR/k{k}B{B}[_LABEL][_noise{p}]/ (default: figs/ beside this script)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first LIMIT test images")
     parser.add_argument("--xla", type=literal_bool, default=True,
                         help="compile with XLA on TensorFlow and JAX (default True; the results do not depend on it)")
@@ -221,9 +228,11 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
 
     def main() -> None:
         from .config import QuantConfig, RunFiles
+        from .names import NetworkName
 
         quant = QuantConfig(args.k, args.B)
-        npz = args.npz or RunFiles.of(Path(script_path).resolve().parent, dataset, quant).npz
+        NetworkName(quant, args.label)  # a label that cannot name files: one error line before anything is read
+        npz = args.npz or RunFiles.of(Path(script_path).resolve().parent, dataset, quant, args.label).npz
         if args.export_nir is not None:
             return export_nir_main(dataset, quant, npz, args.export_nir, args.overwrite)
         from .spiking_eval import SpikingRunConfig, run_spiking
@@ -231,12 +240,12 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
         cfg = SpikingRunConfig(
             dataset=dataset, quant=quant, npz=npz, data_dir=args.data_dir, figs_dir=args.figs_dir,
             batch_size=args.batch_size, time_steps=args.time_steps, noise_ratio=args.noise_ratio,
-            noise_layers=args.noise_layers, seed=args.seed, limit=args.limit, xla=args.xla,
+            noise_layers=args.noise_layers, seed=args.seed, limit=args.limit, xla=args.xla, label=args.label,
         )
         stats = run_spiking(cfg)
         images = stats.config.images
         print(f"SNN accuracy {stats.snn_accuracy:.4f} at T={cfg.time_steps} "
-              f"({quant.tag}, noise {cfg.noise_ratio:g})")
+              f"({cfg.name}, noise {cfg.noise_ratio:g})")
         print(f"ANN accuracy {stats.ann_accuracy:.4f} (same npz, decided in float64)")
         print(f"images classified differently by SNN and ANN: {stats.differing_images} of {images}")
         print(f"float32 ANN (as trained): accuracy {stats.float32_ann_accuracy:.4f}, "
@@ -306,7 +315,8 @@ def curves_main(dataset: str, script_path: str, argv: Sequence[str] | None = Non
                         help="folder of {config}_{recipe}.csv histories (default: ../histories)")
     parser.add_argument("--figs_dir", type=Path, default=here, help="where training.png goes (default: here)")
     parser.add_argument("--focus", default="k1B2", help="configuration whose recipes are compared (default k1B2)")
-    parser.add_argument("--recipe", default="fast", help="recipe shown across configurations (default fast)")
+    parser.add_argument("--recipe", default=None,
+                        help="recipe shown across configurations (default: the one most configurations have)")
     args = parser.parse_args(argv)
 
     def main() -> None:
@@ -325,7 +335,10 @@ def reproduce_parser(description: str) -> argparse.ArgumentParser:
     """The flags of ``python -m quant_snn.reproduce``."""
     parser = argparse.ArgumentParser(prog="python -m quant_snn.reproduce", description=description)
     parser.add_argument("--dataset", choices=("cifar10", "cifar100", "mnist"), default="cifar10")
-    parser.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"comma-separated (default {DEFAULT_CONFIGS})")
+    parser.add_argument("--configs", default=DEFAULT_CONFIGS,
+                        help=f"comma-separated networks: configurations, each optionally with a label that names its "
+                             f"files (k1B2_fast60: model_..._k1B2_fast60.npz, figs/k1B2_fast60/) (default "
+                             f"{DEFAULT_CONFIGS})")
     parser.add_argument("--noise", default="0,0.1,0.2", help="noise ratios for the SNN runs (default 0,0.1,0.2)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="total epochs per configuration (default: the recipe's; original: 400 for the VGG-Net, "
@@ -340,8 +353,12 @@ def reproduce_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, default=None, help="spiking runs on the first LIMIT test images only")
     parser.add_argument("--noise_configs", default=None,
                         help="comma-separated configurations that get the noisy SNN runs (default: all quantized)")
-    parser.add_argument("--trained_on", default=None,
-                        help="where the reused weights were trained, when not here (a line in the results file)")
+    parser.add_argument("--trained_on", action="append", default=None, metavar="[NAME=]TEXT",
+                        help="where the reused weights were trained, when not here: TEXT for every row, NAME=TEXT for "
+                             "the network NAME's row (repeat the flag; a column of the results table)")
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="train nothing: take each network's npz from this folder (e.g. CIFAR10/published), "
+                             "else from --output_dir")
     parser.add_argument("--train_only", type=literal_bool, default=False, help="stop after training (True/False)")
     add_parallel_flags(parser)
     add_recipe_flags(parser, init=False)

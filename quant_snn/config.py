@@ -198,14 +198,16 @@ def dataset_spec(name: str) -> DatasetSpec:
 @dataclass(frozen=True)
 class RunFiles:
     """The one place that names a run's files: ``model_cifar_10_k1B2.npz`` (weights), ``checkpoint_<stem>.npz``
-    and ``history_<stem>.csv`` in its output folder (training, the Spiking script and reproduce all use it)."""
+    and ``history_<stem>.csv`` in its output folder (training, the Spiking script and reproduce all use it); a
+    labelled network (:mod:`quant_snn.names`) adds its label: ``model_cifar_10_k1B2_fast60.npz``."""
 
     folder: Path
     stem: str
 
     @classmethod
-    def of(cls, folder: str | os.PathLike, dataset: str, quant: QuantConfig) -> RunFiles:
-        return cls(Path(folder), f"{dataset_spec(dataset).npz_stem}_{quant.tag}")
+    def of(cls, folder: str | os.PathLike, dataset: str, quant: QuantConfig, label: str | None = None) -> RunFiles:
+        suffix = quant.tag if label is None else f"{quant.tag}_{label}"
+        return cls(Path(folder), f"{dataset_spec(dataset).npz_stem}_{suffix}")
 
     @property
     def npz(self) -> Path:

@@ -38,11 +38,22 @@ def split_name(path: Path) -> tuple[str, str]:
     return config, recipe or "?"
 
 
-def training_figure(histories: Path, figs_dir: Path, focus: str = "k1B2", recipe: str = "fast") -> list[Path]:
+def common_recipe(files: list[Path]) -> str:
+    """The recipe with histories of the most configurations (the earlier name on a tie): the right panel's default."""
+    counts: dict[str, int] = {}
+    for path in files:
+        name = split_name(path)[1]
+        counts[name] = counts.get(name, 0) + 1
+    return max(sorted(counts), key=lambda name: counts[name])
+
+
+def training_figure(histories: Path, figs_dir: Path, focus: str = "k1B2", recipe: str | None = None) -> list[Path]:
+    """``recipe``: the one shown across configurations (default: the one most configurations were trained with)."""
     files = sorted(Path(histories).glob("*.csv"))
     if not files:
         raise UserError(f"no history CSVs in {histories}: copy training's history_*.csv there as "
                         "{config}_{recipe}.csv (e.g. k1B2_fast.csv)")
+    recipe = recipe or common_recipe(files)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     shown: list[list[float]] = []
     for path in files:

@@ -15,8 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .atomic import atomic_write  # noqa: E402
-from .config import TAG_PATTERN, parse_tag  # noqa: E402
 from .errors import UserError  # noqa: E402
+from .names import is_spiking_name, parse_name  # noqa: E402
 from .spiking_logs import (  # noqa: E402
     LOG_FILES,
     NOISE_SUFFIX,
@@ -30,39 +30,51 @@ DEFAULT_CONFIGS = ("k0B1", "k0B2", "k1B2")
 SPIKE_WORDS = {1: "single", 2: "two", 4: "four", 8: "eight", 16: "sixteen"}
 
 
-def spike_label(tag: str) -> str:
-    """``k1B2`` -> ``four-spike (k1B2)``: the most spikes a neuron can emit, 2^k*B, as the original named them."""
-    n = parse_tag(tag).n_thresholds
-    return f"{SPIKE_WORDS.get(n, str(n))}-spike ({tag})"
+def spike_label(name: str) -> str:
+    """``k1B2`` -> ``four-spike (k1B2)``, ``k1B2_fast60`` -> ``four-spike (k1B2, fast60)``: the most spikes a neuron
+    can emit, 2^k*B, as the original named them."""
+    network = parse_name(name)
+    n = network.quant.n_thresholds
+    return f"{SPIKE_WORDS.get(n, str(n))}-spike ({', '.join(filter(None, (network.tag, network.label)))})"
 
 
 def missing_message(figs_dir: Path, tags: list[str], script: str, need: tuple[str, ...] = LOG_FILES) -> str:
     commands = []
     for tag in tags:
         base, noise = parse_log_dir_name(tag) or (tag, 0.0)
-        quant = parse_tag(base)
+        network = parse_name(base)
         noise_flag = f" --noise_ratio {noise:g}" if noise else ""
-        commands.append(f"python {script} --k {quant.k} --B {quant.B:g}{noise_flag}")
+        label_flag = f" --label {network.label}" if network.label else ""
+        commands.append(f"python {script} --k {network.quant.k} --B {network.quant.B:g}{label_flag}{noise_flag}")
     where = ", ".join(str(figs_dir / tag) for tag in tags)
     return f"missing logs ({', '.join(need)}) in {where}; make them with: " + " ; ".join(commands)
 
 
-def collect(figs_dir: Path, configs: list[str] | None, script: str, need: tuple[str, ...] = LOG_FILES) -> list[RunLogs]:
-    """The requested configurations (default: k0B1, k0B2, k1B2 plus any other clean logs found), in order."""
+def found_names(figs_dir: Path) -> list[str]:
+    """The networks with a noiseless log folder in ``figs_dir``, by k, B and label (a folder of an impossible
+    configuration is passed over with a note)."""
     found = []
-    for path in [] if configs else sorted(figs_dir.glob("k*B*")):
+    for path in sorted(figs_dir.glob("k*B*")):
         parsed = parse_log_dir_name(path.name)
         if path.is_dir() and parsed is not None and parsed[1] == 0.0:
             try:
-                parse_tag(path.name)
+                parse_name(path.name)
                 found.append(path.name)
             except UserError as exc:  # a stray folder (k17B2) is passed over, not a reason to draw nothing
                 print(f"note: passing over {path}: {exc}", file=sys.stderr)
-    tags = list(configs) if configs else list(DEFAULT_CONFIGS) + [t for t in found if t not in DEFAULT_CONFIGS]
+    found.sort(key=lambda name: (parse_name(name).quant.k, parse_name(name).quant.B, parse_name(name).label or ""))
+    return found
+
+
+def collect(figs_dir: Path, configs: list[str] | None, script: str, need: tuple[str, ...] = LOG_FILES) -> list[RunLogs]:
+    """The requested networks, in order; by default every noiseless log folder found (by k, B and label), or, where
+    there is none, the original's three configurations (whose missing logs the error then names)."""
+    tags = list(configs) if configs else found_names(figs_dir) or list(DEFAULT_CONFIGS)
     for tag in tags:
-        if not TAG_PATTERN.fullmatch(tag):
-            raise UserError(f"not a spiking configuration: {tag!r} (expected k{{k}}B{{B}}, e.g. k1B2)")
-        parse_tag(tag)  # impossible k/B: one clear error
+        if not is_spiking_name(tag):
+            raise UserError(f"not a spiking configuration: {tag!r} (expected k{{k}}B{{B}}, e.g. k1B2, or a labelled "
+                            "network, e.g. k1B2_fast60)")
+        parse_name(tag)  # impossible k/B: one clear error
     missing = [tag for tag in tags if not all((figs_dir / tag / name).is_file() for name in need)]
     if missing:
         raise UserError(missing_message(figs_dir, missing, script, need))
@@ -87,8 +99,10 @@ def _bars(ax, labels, series: dict, ylabel: str, log: bool = False, fmt: str = "
         xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(labels))]
         bars = ax.bar(xs, values, width, label=name)
         ax.bar_label(bars, labels=[fmt.format(v) for v in values], fontsize=7)
-    ax.set_xticks(range(len(labels)), [label.replace(" (", "\n(") for label in labels],  # two lines: six fit
+    # one line per part (four-spike / k1B2 / fast60), and room for every bar group: labels never overlap
+    ax.set_xticks(range(len(labels)), [label.replace(" (", "\n(").replace(", ", ",\n") for label in labels],
                   fontsize=8)
+    ax.figure.set_size_inches(max(6.0, 1.0 + 1.1 * len(labels)), 4.4)
     ax.set_ylabel(ylabel)
     if log:
         ax.set_yscale("log")
@@ -153,7 +167,7 @@ def noise_figure(figs_dir: Path, configs=None, script: str = "Spiking_VGG_*.py")
         if parsed and parsed[1] > 0 and (configs is None or parsed[0] in configs) and (path / "accuracy.txt").is_file():
             curves.setdefault(parsed[0], []).append((parsed[1], read_logs(path).accuracy))
     if not curves:
-        wanted = list(configs) if configs else ["k1B2"]
+        wanted = list(configs) if configs else found_names(figs_dir) or ["k1B2"]
         raise UserError(missing_message(figs_dir, [f"{t}_noise0.1" for t in wanted], script))
     fig, ax = plt.subplots(figsize=(6, 4))
     for tag, points in curves.items():

@@ -1,7 +1,8 @@
 """Published weights: a trained npz rewritten compressed (the same members, byte for byte once unpacked), listed
 with its SHA-256 in the folder's ``SHA256SUMS``, so that anyone can check the file before trusting its numbers.
 
-    python -m quant_snn.publish runs/c10/model_cifar_10_k1B2.npz CIFAR10/published
+    python -m quant_snn.publish runs/c10/model_cifar_10_k1B2.npz CIFAR10/published --label fast60
+    # -> CIFAR10/published/model_cifar_10_k1B2_fast60.npz
 
 Ternary kernels are mostly runs of -1, 0 and 1 in float32: deflated, the VGG-Net's 20 MB of weights take a few MB.
 The result is still the original npz format (``np.load`` and the project's restricted loader read it unchanged).
@@ -98,12 +99,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m quant_snn.publish", description=__doc__.splitlines()[0])
     parser.add_argument("npz", type=Path, help="trained weights (written by the Quant_* / FP32_* scripts)")
     parser.add_argument("folder", type=Path, help="where the compressed copy and SHA256SUMS go")
+    parser.add_argument("--label", default=None,
+                        help="publish under the network's name with this label (model_cifar_10_k1B2_LABEL.npz), so "
+                             "that two networks of one configuration sit side by side (default: the file's own name)")
     args = parser.parse_args(argv)
 
     def run() -> None:
-        read_npz(args.npz)  # a file that is not a weights file is refused before the folder is made
-        writable_folder(args.folder, "publishing folder")
+        from .config import RunFiles
+        from .names import NetworkName
+
+        info = read_npz(args.npz)[1]  # a file that is not a weights file is refused before the folder is made
         target = args.folder / args.npz.name
+        if args.label is not None:
+            if info.dataset is None or info.quant is None:
+                raise UserError(f"{args.npz} records no dataset or configuration to name it by; publish it under "
+                                "its own name")
+            NetworkName(info.quant, args.label)  # the label is checked before anything is written
+            target = RunFiles.of(args.folder, info.dataset, info.quant, args.label).npz
+        writable_folder(args.folder, "publishing folder")
         digest = compress_npz(args.npz, target)
         record_sum(args.folder, target.name, digest)
         print(f"{target}: {target.stat().st_size:,} bytes (from {args.npz.stat().st_size:,}), sha256 {digest}")

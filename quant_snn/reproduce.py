@@ -21,8 +21,9 @@ from pathlib import Path
 from .architecture import Architecture
 from .atomic import atomic_write_text
 from .cli import DEFAULT_CONFIGS, repo_root, reproduce_parser, run_cli
-from .config import QuantConfig, RunFiles, check_noise_ratio, dataset_spec, parse_tag
+from .config import RunFiles, check_noise_ratio, dataset_spec
 from .errors import UserError
+from .names import NetworkName, parse_name
 from .spiking_logs import STATS_VERSION, read_stats
 
 REPO = repo_root(__file__)
@@ -50,7 +51,8 @@ class ReproduceConfig:
     training: dict = field(default_factory=dict)  # flags given on the command line (None where left out)
     train_only: bool = False
     noise_configs: list[str] | None = None  # noisy SNN runs only for these (default: every quantized one)
-    trained_on: str | None = None  # where training ran, when not on this machine (written into the results)
+    trained_on: list[str] = field(default_factory=list)  # where training ran: "TEXT" (every row) or "NAME=TEXT"
+    weights: Path | None = None  # take the networks from this folder (else from output_dir) and train nothing
     arch: Architecture | None = None  # the network, None: the dataset's (tests run small variants)
 
     def __post_init__(self) -> None:
@@ -64,7 +66,7 @@ class ReproduceConfig:
         settings.pop("epochs")
         self.settings = settings  # optimizer, schedule, learning_rate, warmup_epochs, weight_decay, label_smoothing,
         # and restart_epoch, restart_learning_rate where the recipe or the flags set them
-        self.quants = {tag: parse_tag(tag) for tag in self.configs}
+        self.networks = {name: parse_name(name) for name in self.configs}
         if not self.configs:
             raise UserError("--configs names no configuration (e.g. --configs fp32,k1B2)")
         if self.epochs < 1:
@@ -85,10 +87,17 @@ class ReproduceConfig:
         # never the committed results by default: those are rewritten only when asked for (--output_dir CIFAR10)
         self.output_dir = Path(self.output_dir or REPO / "runs" / self.dataset)
         self.data_dir = Path(self.data_dir)
+        self.trained_where = parse_trained_on(self.trained_on, self.configs)
+        if self.weights is not None:
+            self.weights = Path(self.weights)
+            if not self.weights.is_dir():
+                raise UserError(f"--weights {self.weights}: no such folder")
+            if self.train_only:
+                raise UserError("--weights trains nothing: --train_only True has nothing to do")
 
-    def noise_for(self, tag: str) -> list[float]:
-        """Noise ratios of the spiking runs of ``tag`` (always 0; the noisy ones if chosen for it)."""
-        if self.noise_configs is None or tag in self.noise_configs:
+    def noise_for(self, name: str) -> list[float]:
+        """Noise ratios of the spiking runs of the network ``name`` (always 0; the noisy ones if chosen for it)."""
+        if self.noise_configs is None or name in self.noise_configs:
             return self.noise
         return [p for p in self.noise if p == 0]
 
@@ -97,18 +106,40 @@ class ReproduceConfig:
         return self.output_dir / f"RESULTS_{self.dataset.upper()}.md"
 
 
-def run_config(cfg: ReproduceConfig, quant: QuantConfig, **kwargs):
+def parse_trained_on(entries: Sequence[str], names: Sequence[str]) -> dict[str | None, str]:
+    """``--trained_on`` entries, each ``NAME=TEXT`` (the row of the network NAME, one of ``names``) or ``TEXT``
+    (every other row), as a dict keyed by network name (None: every other row)."""
+    where: dict[str | None, str] = {}
+    for entry in entries:
+        name, sep, text = entry.partition("=")
+        key = name.strip() if sep and name.strip() in names else None
+        text = (text if key is not None else entry).strip()
+        if not text:
+            raise UserError(f"--trained_on {entry!r} says nothing about where the network was trained")
+        if key in where:
+            raise UserError(f"--trained_on given twice for {key or 'every row'}")
+        where[key] = text
+    return where
+
+
+def run_config(cfg: ReproduceConfig, network: NetworkName, **kwargs):
     from .train import RunConfig
 
     settings = {**cfg.settings, **kwargs}
-    return RunConfig(dataset=cfg.dataset, quant=quant, data_dir=cfg.data_dir, output_dir=cfg.output_dir,
+    return RunConfig(dataset=cfg.dataset, quant=network.quant, data_dir=cfg.data_dir, output_dir=cfg.output_dir,
                      batch_size=cfg.batch_size, seed=cfg.seed, verbose=cfg.verbose, distribute=cfg.distribute,
-                     cpu_devices=cfg.cpu_devices, precision=cfg.precision, arch=cfg.arch, **settings)
+                     cpu_devices=cfg.cpu_devices, precision=cfg.precision, arch=cfg.arch, label=network.label,
+                     **settings)
 
 
-def run_files(cfg: ReproduceConfig, quant: QuantConfig) -> RunFiles:
-    """The files of one configuration's run in the output folder."""
-    return RunFiles.of(cfg.output_dir, cfg.dataset, quant)
+def run_files(cfg: ReproduceConfig, network: NetworkName) -> RunFiles:
+    """The files of one network: in ``--weights`` when it holds the network's npz, else in the output folder (where
+    training writes them)."""
+    if cfg.weights is not None:
+        given = RunFiles.of(cfg.weights, cfg.dataset, network.quant, network.label)
+        if given.npz.is_file():
+            return given
+    return RunFiles.of(cfg.output_dir, cfg.dataset, network.quant, network.label)
 
 
 def finished_epochs(files: RunFiles) -> int:
@@ -124,27 +155,27 @@ def finished_epochs(files: RunFiles) -> int:
     return 0
 
 
-def train_recipe(cfg: ReproduceConfig, quant: QuantConfig, data, performed: list[str]) -> None:
-    """Bring the configuration to ``cfg.epochs`` epochs. Constant schedule (the original recipe): for the VGG-Net
+def train_recipe(cfg: ReproduceConfig, network: NetworkName, data, performed: list[str]) -> None:
+    """Bring the network to ``cfg.epochs`` epochs. Constant schedule (the original recipe): for the VGG-Net
     phase 1 at the learning rate up to half, phase 2 at a tenth of it; for the LeNet one phase. Cosine / onecycle:
     one schedule over all the epochs."""
     from .recipes import original_phases
     from .train import train
 
-    done = finished_epochs(run_files(cfg, quant))
+    files = run_files(cfg, network)
+    done = finished_epochs(files)
     if done >= cfg.epochs:
-        print(f"== train {quant.tag}: {done} epochs already trained, reused", flush=True)
+        print(f"== train {network}: {done} epochs already trained, reused", flush=True)
         return
     if cfg.settings["schedule"] != "constant":
-        files = run_files(cfg, quant)
         if done and not files.checkpoint.is_file():
             raise UserError(f"{files.npz} holds {done} epochs but no checkpoint lies beside it: a schedule cannot "
                             f"continue from weights alone (no optimizer state or step count); bring its checkpoint, "
                             "or train anew in another --output_dir")
-        print(f"== train {quant.tag}: epochs {done + 1}..{cfg.epochs}, "
-              f"{run_config(cfg, quant, epochs=cfg.epochs).flags()}", flush=True)
-        train(run_config(cfg, quant, resume=done > 0, epochs=cfg.epochs), data)
-        performed.append(f"train {quant.tag} {done + 1}-{cfg.epochs}")
+        print(f"== train {network}: epochs {done + 1}..{cfg.epochs}, "
+              f"{run_config(cfg, network, epochs=cfg.epochs).flags()}", flush=True)
+        train(run_config(cfg, network, resume=done > 0, epochs=cfg.epochs), data)
+        performed.append(f"train {network} {done + 1}-{cfg.epochs}")
         return
     rate = cfg.settings["learning_rate"]
     phases = ((math.ceil(cfg.epochs / 2), rate), (cfg.epochs, rate / 10))
@@ -152,18 +183,28 @@ def train_recipe(cfg: ReproduceConfig, quant: QuantConfig, data, performed: list
         phases = ((cfg.epochs, rate),)
     for end, phase_rate in phases:
         if done < end:
-            print(f"== train {quant.tag}: epochs {done + 1}..{end} at learning rate {phase_rate:g}", flush=True)
-            train(run_config(cfg, quant, resume=done > 0, learning_rate=phase_rate, epochs=end - done), data)
-            performed.append(f"train {quant.tag} {done + 1}-{end}")
+            print(f"== train {network}: epochs {done + 1}..{end} at learning rate {phase_rate:g}", flush=True)
+            train(run_config(cfg, network, resume=done > 0, learning_rate=phase_rate, epochs=end - done), data)
+            performed.append(f"train {network} {done + 1}-{end}")
             done = end
 
 
-def spiking_config(cfg: ReproduceConfig, quant: QuantConfig, noise: float):
+def check_weights(cfg: ReproduceConfig) -> None:
+    """With ``--weights`` nothing is trained: every network's npz must be there (or in the output folder) before
+    any spiking run starts."""
+    missing = [str(run_files(cfg, network).npz) for network in cfg.networks.values()
+               if not run_files(cfg, network).npz.is_file()]
+    if missing:
+        raise UserError(f"--weights {cfg.weights}: no {', '.join(missing)} (nor in --weights); "
+                        "without --weights, reproduce trains the missing networks")
+
+
+def spiking_config(cfg: ReproduceConfig, network: NetworkName, noise: float):
     from .spiking_eval import SpikingRunConfig
 
-    return SpikingRunConfig(dataset=cfg.dataset, quant=quant, npz=run_files(cfg, quant).npz,
+    return SpikingRunConfig(dataset=cfg.dataset, quant=network.quant, npz=run_files(cfg, network).npz,
                             data_dir=cfg.data_dir, figs_dir=cfg.output_dir / "figs", batch_size=cfg.snn_batch_size,
-                            noise_ratio=noise, seed=cfg.seed, limit=cfg.limit, arch=cfg.arch)
+                            noise_ratio=noise, seed=cfg.seed, limit=cfg.limit, arch=cfg.arch, label=network.label)
 
 
 def spiking_is_current(cfg: ReproduceConfig, snn_cfg, npz_epochs: int, images: int) -> bool:
@@ -174,8 +215,10 @@ def spiking_is_current(cfg: ReproduceConfig, snn_cfg, npz_epochs: int, images: i
     if stats is None:
         return False
     c = stats.config
-    recorded = (c.stats_version, c.npz_epochs, c.npz_sha256, c.images, c.time_steps, c.seed, c.noise_layers)
-    return recorded == (STATS_VERSION, npz_epochs, file_sha256(snn_cfg.npz), images, 1, cfg.seed, "first")
+    recorded = (c.stats_version, c.npz_epochs, c.npz_sha256, c.images, c.time_steps, c.seed, c.noise_layers,
+                c.batch_size)
+    return recorded == (STATS_VERSION, npz_epochs, file_sha256(snn_cfg.npz), images, 1, cfg.seed, "first",
+                        snn_cfg.batch_size)
 
 
 def run_all(cfg: ReproduceConfig) -> list[str]:
@@ -186,49 +229,56 @@ def run_all(cfg: ReproduceConfig) -> list[str]:
     from .weights import read_npz
 
     spec = dataset_spec(cfg.dataset)
+    if cfg.weights is not None:
+        check_weights(cfg)
     data = load_dataset(spec, cfg.data_dir)
     performed: list[str] = []
-    for quant in cfg.quants.values():
-        train_recipe(cfg, quant, data, performed)
+    for network in cfg.networks.values() if cfg.weights is None else ():
+        train_recipe(cfg, network, data, performed)
     if cfg.train_only:
         return performed
     images = len(data.x_test[: cfg.limit])
-    ann_cache = {}  # one configuration's noise ratios share its ANNs' decisions (spiking_eval.run_spiking)
-    for tag, quant in cfg.quants.items():
-        if not quant.quantized:
+    ann_cache = {}  # one network's noise ratios share its ANNs' decisions (spiking_eval.run_spiking)
+    for name, network in cfg.networks.items():
+        if not network.quant.quantized:
             continue
-        epochs = read_npz(run_files(cfg, quant).npz)[1].epochs
-        for noise in cfg.noise_for(tag):
-            snn_cfg = spiking_config(cfg, quant, noise)
+        epochs = read_npz(run_files(cfg, network).npz)[1].epochs
+        for noise in cfg.noise_for(name):
+            snn_cfg = spiking_config(cfg, network, noise)
             if spiking_is_current(cfg, snn_cfg, epochs, images):
-                print(f"== spiking {tag} noise {noise:g}: done, kept {snn_cfg.log_dir}", flush=True)
+                print(f"== spiking {name} noise {noise:g}: done, kept {snn_cfg.log_dir}", flush=True)
                 continue
-            print(f"== spiking {tag} noise {noise:g}", flush=True)
+            print(f"== spiking {name} noise {noise:g}", flush=True)
             run_spiking(snn_cfg, data, ann_cache)
-            performed.append(f"spiking {tag} noise {noise:g}")
-    quantized = [tag for tag, q in cfg.quants.items() if q.quantized]
+            performed.append(f"spiking {name} noise {noise:g}")
+    quantized = [name for name, network in cfg.networks.items() if network.quant.quantized]
     figs_dir = cfg.output_dir / "figs"
     spiking_script = f"{spec.scripts}/Spiking_{spec.script_name}.py"
-    for name, figure in FIGURES.items():
-        if quantized and (name != "noise" or any(p > 0 for p in cfg.noise)):
+    for figure_name, figure in FIGURES.items():
+        if quantized and (figure_name != "noise" or any(p > 0 for p in cfg.noise)):
             figure(figs_dir, quantized, spiking_script)
     write_results(cfg)
     return performed
 
 
 def write_results(cfg: ReproduceConfig) -> None:
-    """The results file from every configuration's npz record and spiking statistics
+    """The results file from every network's npz record and spiking statistics
     (:mod:`quant_snn.results_table` lays it out)."""
     from .results_table import TableEntry, results_markdown
     from .weights import read_npz
 
     entries = []
-    for tag, quant in cfg.quants.items():
-        noisy = [p for p in cfg.noise if p > 0]
+    noisy = [p for p in cfg.noise if p > 0]
+    for name, network in cfg.networks.items():
+        quantized = network.quant.quantized
+        files = run_files(cfg, network)
+        histories = [cfg.output_dir / "histories" / f"{name}.csv", files.history]
         entries.append(TableEntry(
-            tag=tag, npz=read_npz(run_files(cfg, quant).npz)[1],
-            clean=read_stats(spiking_config(cfg, quant, 0.0).log_dir) if quant.quantized else None,
-            noisy=[read_stats(spiking_config(cfg, quant, p).log_dir) if quant.quantized and p in cfg.noise_for(tag)
+            name=name, tag=network.tag, npz=read_npz(files.npz)[1], npz_path=files.npz,
+            trained_on=cfg.trained_where.get(name, cfg.trained_where.get(None)),
+            history=next((path for path in histories if path.is_file()), None),
+            clean=read_stats(spiking_config(cfg, network, 0.0).log_dir) if quantized else None,
+            noisy=[read_stats(spiking_config(cfg, network, p).log_dir) if quantized and p in cfg.noise_for(name)
                    else None for p in noisy]))
     atomic_write_text(cfg.results_path, results_markdown(cfg, entries))
     print(f"wrote {cfg.results_path}", flush=True)
@@ -255,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             epochs=epochs, recipe=args.recipe, training=given, train_only=args.train_only,
             noise_configs=None if args.noise_configs is None else [
                 c.strip() for c in args.noise_configs.split(",") if c.strip()],
-            trained_on=args.trained_on, data_dir=args.data_dir, output_dir=args.output_dir, batch_size=args.batch_size,
+            trained_on=args.trained_on or [], weights=args.weights, data_dir=args.data_dir,
+            output_dir=args.output_dir, batch_size=args.batch_size,
             snn_batch_size=args.snn_batch_size, seed=args.seed, limit=args.limit, distribute=args.distribute,
             cpu_devices=args.cpu_devices, precision=args.precision,
         )

@@ -9,6 +9,7 @@ import os
 import platform
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import dataset_spec
@@ -40,13 +41,42 @@ def data_source(cfg: ReproduceConfig) -> str:
             "official split, in another order within each split, see README_VGG.md)")
 
 
-def schedule_text(training: dict | None, network: str = "vgg") -> str:
-    """One cell saying how a configuration was trained (from the npz's own record)."""
+def learning_rate_phases(history: Path | None) -> str | None:
+    """``lr 0.001 for epochs 1-200, 0.0001 for 201-216``: the constant-rate phases a history CSV records (None
+    without one)."""
+    import csv
+
+    if history is None or not history.is_file():
+        return None
+    try:
+        with open(history, newline="") as f:
+            rows = [(int(r["epoch"]), float(r["learning_rate"])) for r in csv.DictReader(f)]
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    phases: list[list] = []
+    for epoch, rate in rows:
+        if phases and phases[-1][2] == rate:
+            phases[-1][1] = epoch
+        else:
+            phases.append([epoch, epoch, rate])
+    if not phases:
+        return None
+    spans = [(f"{first}-{last}" if last > first else str(first), rate) for first, last, rate in phases]
+    return "lr " + ", ".join(f"{rate:g} for {'epochs ' if i == 0 else ''}{span}"
+                             for i, (span, rate) in enumerate(spans))
+
+
+def schedule_text(training: dict | None, network: str = "vgg", history: Path | None = None) -> str:
+    """One cell saying how a network was trained (from the npz's own record; a constant rate's phases from its
+    training history where there is one)."""
     from .recipes import original_phases, recipe_for
 
     if training is None:
         return "not recorded"
     if training.get("schedule", "constant") == "constant":
+        recorded = learning_rate_phases(history)
+        if recorded:
+            return f"{training.get('optimizer', 'adam')} constant (original recipe: {recorded})"
         rate = float(recipe_for("original", network)["learning_rate"])
 
         def short(value: float) -> str:
@@ -66,6 +96,20 @@ def schedule_text(training: dict | None, network: str = "vgg") -> str:
     return text
 
 
+def command_line(cfg: ReproduceConfig) -> str:
+    """The reproduce command that writes this table (output folder aside)."""
+    import shlex
+
+    parts = ["python -m quant_snn.reproduce", f"--dataset {cfg.dataset}", f"--configs {','.join(cfg.configs)}"]
+    parts += [f"--recipe {cfg.recipe}"] if cfg.recipe != "original" and cfg.weights is None else []
+    parts += [f"--noise {','.join(f'{p:g}' for p in cfg.noise)}"]
+    parts += [f"--epochs {cfg.epochs}"] if cfg.weights is None else [f"--weights {repo_relative(cfg.weights)}"]
+    parts += [f"--noise_configs {','.join(cfg.noise_configs)}"] if cfg.noise_configs is not None else []
+    parts += [f"--trained_on {shlex.quote(entry)}" for entry in cfg.trained_on]
+    parts += [f"--limit {cfg.limit}"] if cfg.limit else []
+    return " ".join(parts)
+
+
 def provenance(cfg: ReproduceConfig) -> list[str]:
     import keras
 
@@ -76,53 +120,70 @@ def provenance(cfg: ReproduceConfig) -> list[str]:
                                 check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
-    command = (f"python -m quant_snn.reproduce --dataset {cfg.dataset} --configs {','.join(cfg.configs)} "
-               + (f"--recipe {cfg.recipe} " if cfg.recipe != "original" else "")
-               + f"--noise {','.join(f'{p:g}' for p in cfg.noise)} --epochs {cfg.epochs}"
-               + (f" --noise_configs {','.join(cfg.noise_configs)}" if cfg.noise_configs is not None else "")
-               + (f" --limit {cfg.limit}" if cfg.limit else ""))
-    if cfg.settings["schedule"] == "constant" and original_phases(cfg.arch.name) == 2:
+    if cfg.weights is not None:
+        schedule = ("nothing trained by this command: every network was read from its npz, whose own record gives "
+                    "the schedule column")
+    elif cfg.settings["schedule"] == "constant" and original_phases(cfg.arch.name) == 2:
         schedule = (f"the first {math.ceil(cfg.epochs / 2)} epochs at lr {cfg.settings['learning_rate']:g}, the rest "
-                    f"at a tenth of it ({recipe_flags(cfg.settings)})")
+                    f"at a tenth of it ({recipe_flags(cfg.settings)}); batch {cfg.batch_size}; seed {cfg.seed}")
     elif cfg.settings["schedule"] == "constant":
-        schedule = f"{cfg.epochs} epochs at lr {cfg.settings['learning_rate']:g} ({recipe_flags(cfg.settings)})"
+        schedule = (f"{cfg.epochs} epochs at lr {cfg.settings['learning_rate']:g} ({recipe_flags(cfg.settings)}); "
+                    f"batch {cfg.batch_size}; seed {cfg.seed}")
     else:
-        schedule = f"recipe {cfg.recipe}: {recipe_flags({**cfg.settings, 'epochs': cfg.epochs})}"
+        schedule = (f"recipe {cfg.recipe}: {recipe_flags({**cfg.settings, 'epochs': cfg.epochs})}; "
+                    f"batch {cfg.batch_size}; seed {cfg.seed}")
     return [
-        f"- command: `{command}`",
+        f"- command: `{command_line(cfg)}`",
         f"- code: commit {commit}; Keras {keras.__version__} on the {keras.backend.backend()} backend, "
         f"Python {platform.python_version()}",
         f"- data: `{repo_relative(cfg.data_dir)}`, {data_source(cfg)}",
-        f"- machine (spiking runs, and training unless said below): {platform.machine()}, {os.cpu_count()} CPUs; "
-        f"date {datetime.date.today().isoformat()}",
-    ] + ([f"- training ran on: {cfg.trained_on}"] if cfg.trained_on else []) + [
-        f"- schedule: {schedule}; batch {cfg.batch_size}; seed {cfg.seed}. Weights that already had the epochs were "
-        "reused as they were (the table's schedule column is each npz's own record).",
+        f"- machine of the spiking runs (and of training, unless the table's `trained on` says otherwise): "
+        f"{platform.machine()}, {os.cpu_count()} CPUs; date {datetime.date.today().isoformat()}",
+        f"- schedule: {schedule}" + ("" if cfg.weights is not None else ". Weights that already had the epochs were "
+                                     "reused as they were (the table's schedule column is each npz's own record)")
+        + f"; SNN batch {cfg.snn_batch_size}, seed {cfg.seed}.",
     ]
 
 
 @dataclass
 class TableEntry:
-    """One configuration's row: its npz record, its noiseless spiking statistics (None: FP32 or not run) and those
-    of every noisy run (None where not run)."""
+    """One network's row: its name and configuration tag, its npz (record and path), where it was trained (None:
+    here), its noiseless spiking statistics (None: FP32 or not run) and those of every noisy run (None where not
+    run)."""
 
+    name: str
     tag: str
     npz: NpzInfo
+    npz_path: Path
+    trained_on: str | None
+    history: Path | None  # the per-epoch training history, where there is one
     clean: SpikingStats | None
     noisy: list[SpikingStats | None]
+
+
+def weights_cell(path: Path, info: NpzInfo) -> str:
+    """Which file a row comes from: a published one by name (its folder's SHA256SUMS lists it), any other by its
+    SHA-256, which identifies it wherever it lies."""
+    from .publish import recorded_sums
+
+    if recorded_sums(path.parent).get(path.name) == info.sha256:
+        return f"`{repo_relative(path)}`"
+    return f"not published: sha256 `{info.sha256}`"
 
 
 def results_markdown(cfg: ReproduceConfig, entries: list[TableEntry]) -> str:
     """The whole RESULTS_*.md: title, provenance, the table beside the paper's figures, the figure links."""
     noisy = [p for p in cfg.noise if p > 0]
-    header = ["configuration", "schedule", "epochs", "ANN", "SNN", "time steps", "SNN/ANN differing images",
+    here = f"{platform.machine()}, {os.cpu_count()} CPUs (the spiking runs' machine)"
+    header = ["network", "trained on", "schedule", "epochs", "ANN", "SNN", "time steps", "SNN/ANN differing images",
               "spikes / image", "SOPs / image"] + [f"SNN {p:g} noise" for p in noisy] + ["paper ANN", "paper SNN"] + [
-              f"paper SNN {p:g} noise" for p in noisy]
+              f"paper SNN {p:g} noise" for p in noisy] + ["weights"]
     rows = []
     for entry in entries:
         tag, info, clean, noise_acc = entry.tag, entry.npz, entry.clean, entry.noisy
         rows.append([
-            tag, schedule_text(info.training, cfg.arch.name), str(info.epochs),
+            entry.name, entry.trained_on or here, schedule_text(info.training, cfg.arch.name, entry.history),
+            str(info.epochs),
             _pct(clean.ann_accuracy if clean else info.test_accuracy),
             _pct(clean.snn_accuracy) if clean else "n/a",
             "1" if clean else "",
@@ -133,7 +194,7 @@ def results_markdown(cfg: ReproduceConfig, entries: list[TableEntry]) -> str:
             f"{PAPER_ANN[cfg.dataset][tag]:.2f}%" if tag in PAPER_ANN[cfg.dataset] else "",
             "" if paper_snn(cfg.dataset, tag) is None else f"{paper_snn(cfg.dataset, tag):.2f}%",
         ] + [f"{PAPER_NOISE[cfg.dataset][(tag, p)]:.2f}%" if (tag, p) in PAPER_NOISE[cfg.dataset] else ""
-             for p in noisy])
+             for p in noisy] + [weights_cell(entry.npz_path, info)])
     spec = dataset_spec(cfg.dataset)
     lines = [f"# Results: {spec.architecture.title} on {spec.title}", "",
              "Written by `quant_snn.reproduce` from this repository's own runs; the `paper` columns are the "

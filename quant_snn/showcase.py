@@ -1,16 +1,19 @@
-"""The method at work in one command: the published k1B2 VGG-Net run as a one-time-step spiking network on the whole
-test set, noiseless and with 10% / 20% of its first-layer spikes dropped, beside the paper's figures.
+"""The method at work in one command: a published VGG-Net (by default the most accurate k1B2 one) run as a
+one-time-step spiking network on the whole test set, noiseless and, for k1B2, with 10% / 20% of its first-layer
+spikes dropped, beside the paper's figures.
 
-    python -m quant_snn.showcase                    # make run: CIFAR-10, the published weights
-    python -m quant_snn.showcase --npz runs/cifar10/model_cifar_10_k1B2.npz   # your own k1B2 network
+    python -m quant_snn.showcase                          # make run: CIFAR-10, the published k1B2_original
+    python -m quant_snn.showcase --network k0B4_fast60    # make run NETWORK=k0B4_fast60: another published network
+    python -m quant_snn.showcase --network all            # make run NETWORK=all: every published network, one table
+    python -m quant_snn.showcase --npz runs/cifar10/model_cifar_10_k1B2.npz   # a network of your own
 
-Checks the published file against its SHA-256 first; prepares the test set (download from the official site with
-its checksum, or the copy already in ``--data_dir``); writes the spiking logs and figures into ``--output_dir``
-(git-ignored ``runs/showcase/<dataset>/`` by default), never over the committed results; and, when the committed
-results were made from the same file, says run by run whether accuracies, differing images, spikes and SOPs came out
-the same. Noiseless runs depend on neither the batch size nor the backend, so they must agree exactly; the dropped
-spikes are drawn batch by batch, so noisy runs are compared only at the same batch size, seed and backend (the
-default batch size is the original's, as in the committed runs).
+Checks each published file against its folder's SHA256SUMS first; prepares the test set (download from the official
+site with its checksum, or the copy already in ``--data_dir``); writes the spiking logs and figures into
+``--output_dir`` (git-ignored ``runs/showcase/<dataset>/`` by default), never over the committed results; and, when
+the committed results were made from the same file, says run by run whether accuracies, differing images, spikes and
+SOPs came out the same. Noiseless runs depend on neither the batch size nor the backend, so they must agree exactly;
+the dropped spikes are drawn batch by batch, so noisy runs are compared only at the same batch size, seed and backend
+(the default batch size is the original's, as in the committed runs).
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cli import repo_root, run_cli
-from .config import QuantConfig, RunFiles, check_noise_ratio, dataset_spec
+from .config import RunFiles, check_noise_ratio, dataset_spec
 from .errors import UserError
+from .names import NetworkName, parse_name
 from .paths import repo_relative
 
 if TYPE_CHECKING:
@@ -31,24 +36,59 @@ if TYPE_CHECKING:
     from .spiking_logs import SpikingStats
 
 REPO = repo_root(__file__)
-SHOWCASE_QUANT = QuantConfig(1, 2)
 PUBLISHED_FOLDER = "published"
+# make run's network: the most accurate published k1B2 one (the original recipe, 216 of its 400 epochs)
+DEFAULT_NETWORK = {"cifar10": "k1B2_original", "cifar100": "k1B2_fast60"}
+ALL = "all"
 
 
-def published_npz(dataset: str) -> Path:
-    """The published k1B2 network of ``dataset`` (``CIFAR10/published/model_cifar_10_k1B2.npz``): named like the
-    training scripts' output, in a folder of its own so that training never writes over it."""
-    return RunFiles.of(REPO / dataset_spec(dataset).scripts / PUBLISHED_FOLDER, dataset, SHOWCASE_QUANT).npz
+def published_folder(dataset: str) -> Path:
+    """``CIFAR10/published/``: the published networks, with their SHA256SUMS."""
+    return REPO / dataset_spec(dataset).scripts / PUBLISHED_FOLDER
+
+
+def published_npz(dataset: str, name: str) -> Path:
+    """The published network ``name`` of ``dataset`` (``CIFAR10/published/model_cifar_10_k1B2_original.npz``):
+    named like the training scripts' output with ``--label``, in a folder of its own so that training never writes
+    over it."""
+    network = parse_name(name)
+    return RunFiles.of(published_folder(dataset), dataset, network.quant, network.label).npz
+
+
+def published_names(dataset: str) -> list[str]:
+    """Every network listed in the dataset's ``published/SHA256SUMS``, in the order of the paper's table (FP32,
+    then by k and B), two networks of one configuration by label."""
+    from .publish import recorded_sums
+
+    stem = dataset_spec(dataset).npz_stem + "_"
+    names = [file[len(stem):-len(".npz")] for file in recorded_sums(published_folder(dataset))
+             if file.startswith(stem) and file.endswith(".npz")]
+    networks = [parse_name(name) for name in names]
+    networks.sort(key=lambda n: (n.quant.quantized, n.quant.k or 0, n.quant.B or 0, n.label or ""))
+    return [str(n) for n in networks]
+
+
+def default_noise(network: NetworkName) -> list[float]:
+    """Noisy runs where the paper reports noisy figures (k1B2), as in the committed tables; else noiseless only."""
+    from .paper import PAPER_NOISE
+
+    ratios = sorted({p for table in PAPER_NOISE.values() for (tag, p) in table if tag == network.tag})
+    return [0.0, *ratios]
 
 
 def parser() -> argparse.ArgumentParser:
-    """The showcase's flags (``make run`` passes ``--dataset`` and ``--data_dir``)."""
+    """The showcase's flags (``make run`` passes ``--dataset``, ``--data_dir`` and ``--network``)."""
     p = argparse.ArgumentParser(prog="python -m quant_snn.showcase", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=("cifar10", "cifar100"), default="cifar10")
-    p.add_argument("--npz", type=Path, default=None, help="k1B2 weights (default: the published file)")
+    p.add_argument("--network", default=None,
+                   help="a published network by name (e.g. k1B2_original, k0B4_fast60; default: the most accurate "
+                        "k1B2), or 'all' for every published network in one table; with --npz, the name of its logs")
+    p.add_argument("--npz", type=Path, default=None, help="a network of your own instead of a published one")
     p.add_argument("--data_dir", type=Path, default=REPO / "data")
     p.add_argument("--output_dir", type=Path, default=None, help="default: runs/showcase/<dataset>/ (git-ignored)")
-    p.add_argument("--noise", default="0,0.1,0.2", help="first-layer spike noise ratios (default 0,0.1,0.2)")
+    p.add_argument("--noise", default=None,
+                   help="first-layer spike noise ratios (default: 0,0.1,0.2 for k1B2, whose noisy figures the paper "
+                        "gives; 0 for the others)")
     p.add_argument("--batch_size", type=int, default=None,
                    help="images per step (default: the original's, 50 for CIFAR); noiseless results do not depend "
                         "on it, the noise draws do")
@@ -56,11 +96,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def committed_stats(dataset: str, noise: float = 0.0) -> SpikingStats | None:
-    """The committed k1B2 run of ``dataset`` at this noise ratio (read before the showcase writes anything)."""
+def committed_stats(dataset: str, name: str, noise: float = 0.0) -> SpikingStats | None:
+    """The committed run of the network ``name`` at this noise ratio (read before the showcase writes anything)."""
     from .spiking_logs import log_dir_name, read_stats
 
-    return read_stats(REPO / dataset_spec(dataset).scripts / "figs" / log_dir_name(SHOWCASE_QUANT.tag, noise))
+    return read_stats(REPO / dataset_spec(dataset).scripts / "figs" / log_dir_name(name, noise))
 
 
 def committed_match(stats: SpikingStats, committed: SpikingStats | None, where: str) -> str | None:
@@ -90,95 +130,183 @@ def check_output_dir(output_dir: Path) -> None:
                         "(reproduce --output_dir rewrites them on purpose)")
 
 
-def table(dataset: str, runs: list[tuple[float, SpikingStats]]) -> str:
-    """Markdown rows of our runs beside the paper's SNN figure for the same noise (``--`` where it gives none), so
-    that a reader sees at once how far a network is from the published one."""
+@dataclass
+class Shown:
+    """One network's runs: its name, npz epochs and (noise ratio, statistics) per run."""
+
+    name: str
+    epochs: int | None
+    runs: list[tuple[float, SpikingStats]]
+
+
+def table(dataset: str, shown: list[Shown]) -> str:
+    """Markdown rows of our networks beside the paper's figures for the same configuration and noise (``--`` where it
+    gives none), so that a reader sees at once how far each network is from the published one."""
     from .paper import PAPER_EPOCHS, PAPER_NOISE, paper_snn
 
-    tag = SHOWCASE_QUANT.tag
-    lines = ["| noise | SNN, T=1 | ANN (float64) | images SNN != ANN | spikes / image | SOPs / image | "
-             f"paper SNN ({PAPER_EPOCHS[dataset]} epochs) |", "|---|---|---|---|---|---|---|"]
-    for noise, s in runs:
-        paper = paper_snn(dataset, tag) if noise == 0 else PAPER_NOISE.get(dataset, {}).get((tag, noise))
-        lines.append(f"| {noise:g} | {100 * s.snn_accuracy:.2f}% | {100 * s.ann_accuracy:.2f}% | "
-                     f"{s.differing_images:,} of {s.config.images:,} | {s.spikes_per_image:,.1f} | "
-                     f"{s.sops_per_image:.4g} | {'--' if paper is None else f'{paper:.2f}%'} |")
+    noisy = sorted({p for s in shown for p, _ in s.runs if p > 0})
+    header = (["network", "epochs", "SNN, T=1", "ANN (float64)", "images SNN != ANN", "spikes / image",
+               "SOPs / image"] + [f"SNN, {p:g} noise" for p in noisy]
+              + [f"paper SNN ({PAPER_EPOCHS[dataset]} epochs)"] + [f"paper, {p:g} noise" for p in noisy])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for s in shown:
+        runs = dict(s.runs)
+        tag = parse_name(s.name).tag
+        clean = runs.get(0.0)
+        cells = [s.name, "?" if s.epochs is None else str(s.epochs)]
+        cells += ([f"{100 * clean.snn_accuracy:.2f}%", f"{100 * clean.ann_accuracy:.2f}%",
+                   f"{clean.differing_images:,} of {clean.config.images:,}", f"{clean.spikes_per_image:,.1f}",
+                   f"{clean.sops_per_image:.4g}"] if clean else ["--"] * 5)
+        cells += [f"{100 * runs[p].snn_accuracy:.2f}%" if p in runs else "--" for p in noisy]
+        paper = paper_snn(dataset, tag)
+        cells += ["--" if paper is None else f"{paper:.2f}%"]
+        cells += [f"{PAPER_NOISE[dataset][(tag, p)]:.2f}%" if (tag, p) in PAPER_NOISE.get(dataset, {}) else "--"
+                  for p in noisy]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def run_showcase(dataset: str, npz: Path, data_dir: Path, output_dir: Path, noise: list[float],
-                 batch_size: int | None = None, limit: int | None = None,
-                 arch: Architecture | None = None) -> list[tuple[float, SpikingStats]]:
-    """The spiking runs (one per noise ratio) and the figures; returns (noise ratio, statistics) per run. ``arch``:
-    the dataset's network unless given (tests run a small one)."""
+                 batch_size: int | None = None, limit: int | None = None, arch: Architecture | None = None,
+                 network: NetworkName | None = None, data=None, draw: bool = True) -> list[tuple[float, SpikingStats]]:
+    """One network's spiking runs (one per noise ratio) and, with ``draw``, the figures; returns (noise ratio,
+    statistics) per run. ``network``: its name (default: the configuration the file records, unlabelled);
+    ``arch``: the dataset's network unless given (tests run a small one)."""
     from .data import load_dataset
-    from .figures import FIGURES
     from .spiking_eval import SpikingRunConfig, run_spiking
 
     spec = dataset_spec(dataset)
+    network = network or network_of(npz)
     batch_size = batch_size or spec.snn_batch_size  # the original's, as in the committed runs
-    data = load_dataset(spec, data_dir)
+    data = data or load_dataset(spec, data_dir)
     runs, ann_cache = [], {}  # the ANNs' decisions do not depend on the noise: computed by the first run only
     for ratio in noise:
-        cfg = SpikingRunConfig(dataset=dataset, quant=SHOWCASE_QUANT, npz=npz, data_dir=data_dir,
+        cfg = SpikingRunConfig(dataset=dataset, quant=network.quant, npz=npz, data_dir=data_dir,
                                figs_dir=output_dir / "figs", batch_size=batch_size, noise_ratio=ratio, limit=limit,
-                               arch=arch)
-        print(f"== spiking network, noise {ratio:g}", flush=True)
+                               arch=arch, label=network.label)
+        print(f"== {network}: spiking network, noise {ratio:g}", flush=True)
         runs.append((ratio, run_spiking(cfg, data, ann_cache)))
-    for name, figure in FIGURES.items():
-        if name != "noise" or any(p > 0 for p in noise):
-            figure(output_dir / "figs", [SHOWCASE_QUANT.tag], f"{spec.scripts}/Spiking_{spec.script_name}.py")
+    if draw:
+        draw_figures(dataset, output_dir, [str(network)], noise)
     return runs
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m quant_snn.showcase``: exit 0, or 2 with one error line."""
+def draw_figures(dataset: str, output_dir: Path, names: list[str], noise: list[float]) -> None:
+    from .figures import FIGURES
+
+    spec = dataset_spec(dataset)
+    for figure_name, figure in FIGURES.items():
+        if figure_name != "noise" or any(p > 0 for p in noise):
+            figure(output_dir / "figs", names, f"{spec.scripts}/Spiking_{spec.script_name}.py")
+
+
+def network_of(npz: Path) -> NetworkName:
+    """The configuration a weights file records (a spiking one), unlabelled."""
+    from .weights import read_npz
+
+    info = read_npz(npz)[1]
+    if info.quant is None:
+        raise UserError(f"{npz} records no k and B (an original-format file): run it with the Spiking_* script "
+                        "and its --k / --B")
+    if not info.quant.quantized:
+        raise UserError(f"{npz} holds the FP32 network, which has no spiking form")
+    return NetworkName(info.quant)
+
+
+def parse_noise(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        noise = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise UserError(f"--noise takes comma-separated numbers, got {text!r}") from None
+    if not noise:
+        raise UserError("--noise names no ratio (e.g. --noise 0,0.1,0.2)")
+    for ratio in noise:
+        check_noise_ratio(ratio, "--noise ratios")
+    return noise
+
+
+def chosen_networks(args: argparse.Namespace, arch: Architecture | None = None) -> list[tuple[NetworkName, Path]]:
+    """(name, npz) of every network to run, each checked against its flags and, if published, its SHA-256, before
+    any data is fetched."""
+    from .publish import check_published
+    from .weights import check_npz, read_npz
+
+    if args.npz is not None:
+        if args.network == ALL:
+            raise UserError("--network all runs the published networks; leave out --npz")
+        recorded = network_of(args.npz)
+        network = parse_name(args.network) if args.network else recorded
+        if network.quant != recorded.quant:
+            raise UserError(f"{args.npz} holds a {recorded.tag} network, not {network.tag} (--network {network})")
+        chosen = [(network, args.npz)]
+    else:
+        names = published_names(args.dataset)
+        if args.network == ALL:
+            if not names:
+                raise UserError(f"{published_folder(args.dataset) / 'SHA256SUMS'} lists no published network")
+            wanted = names
+        else:
+            wanted = [str(parse_name(args.network or DEFAULT_NETWORK[args.dataset]))]
+            if wanted[0] not in names:
+                raise UserError(f"no published network {wanted[0]!r} for {args.dataset}: published are "
+                                f"{', '.join(names) or 'none'} (README_VGG.md, 'Published weights'); pass a network "
+                                "of your own with --npz")
+        chosen = [(parse_name(name), published_npz(args.dataset, name)) for name in wanted]
+        for network, npz in chosen:
+            if not network.quant.quantized:
+                raise UserError(f"{network} is an FP32 network, which has no spiking form")
+            check_published(npz)
+    for network, npz in chosen:
+        params, info = read_npz(npz)
+        check_npz(npz, params, info, dataset=args.dataset, quant=network.quant, arch=arch)
+    return chosen
+
+
+def main(argv: Sequence[str] | None = None, arch: Architecture | None = None) -> int:
+    """``python -m quant_snn.showcase``: exit 0, or 2 with one error line (``arch``: the dataset's network unless
+    given; tests run a small one)."""
     from .quiet import quiet_native_logs
 
     quiet_native_logs()
     args = parser().parse_args(argv)
 
     def run() -> None:
-        try:
-            noise = [float(p) for p in args.noise.split(",") if p.strip()]
-        except ValueError:
-            raise UserError(f"--noise takes comma-separated numbers, got {args.noise!r}") from None
-        if not noise:
-            raise UserError("--noise names no ratio (e.g. --noise 0,0.1,0.2)")
-        for ratio in noise:
-            check_noise_ratio(ratio, "--noise ratios")
+        noise = parse_noise(args.noise)
         spec = dataset_spec(args.dataset)
         args.batch_size = spec.snn_batch_size if args.batch_size is None else args.batch_size
         if args.batch_size < 1:
             raise UserError(f"--batch_size must be at least 1, got {args.batch_size}")
         if args.limit is not None and args.limit < 1:
             raise UserError(f"--limit must be at least 1, got {args.limit}")
-        from .publish import check_published
-        from .weights import check_npz, read_npz
-
         output = args.output_dir or REPO / "runs" / "showcase" / args.dataset
         check_output_dir(output)
-        npz = args.npz or published_npz(args.dataset)
-        if args.npz is None:
-            check_published(npz)
-        params, info = read_npz(npz)
-        if info.quant is not None and info.quant != SHOWCASE_QUANT:
-            raise UserError(f"{npz} holds a {info.quant.tag} network; the showcase runs {SHOWCASE_QUANT.tag} "
-                            "(for other configurations use the Spiking_* scripts)")
-        check_npz(npz, params, info, dataset=args.dataset, quant=SHOWCASE_QUANT)  # before any data is fetched
-        digest = info.sha256
-        committed = {ratio: committed_stats(args.dataset, ratio) for ratio in noise}
-        print(f"{args.npz or repo_relative(npz)} (sha256 {digest[:16]}..., {info.epochs} epochs, test accuracy as "
-              f"trained {'?' if info.test_accuracy is None else f'{100 * info.test_accuracy:.2f}%'})", flush=True)
-        start = time.perf_counter()
-        runs = run_showcase(args.dataset, npz, args.data_dir, output, noise, args.batch_size, args.limit)
-        print(f"\n{spec.title}, {SHOWCASE_QUANT.tag}, one time step ({time.perf_counter() - start:.0f} s; logs and "
-              f"figures in {output / 'figs' if args.output_dir else repo_relative(output / 'figs')})\n")
-        print(table(args.dataset, runs))
+        chosen = chosen_networks(args, arch)
+        from .data import load_dataset
+        from .weights import read_npz
+
+        data = load_dataset(spec, args.data_dir)
+        start, shown, matches = time.perf_counter(), [], []
         where = f"{spec.scripts}/RESULTS_{args.dataset.upper()}.md"
-        matches = [committed_match(stats, committed[ratio], where) for ratio, stats in runs]
-        if any(matches):
-            print("\n" + "\n".join(m for m in matches if m))
+        for network, npz in chosen:
+            info = read_npz(npz)[1]
+            ratios = noise or default_noise(network)
+            committed = {ratio: committed_stats(args.dataset, str(network), ratio) for ratio in ratios}
+            print(f"{args.npz or repo_relative(npz)} (sha256 {info.sha256[:16]}..., {info.epochs} epochs, test "
+                  f"accuracy as trained {'?' if info.test_accuracy is None else f'{100 * info.test_accuracy:.2f}%'})",
+                  flush=True)
+            runs = run_showcase(args.dataset, npz, args.data_dir, output, ratios, args.batch_size, args.limit,
+                                arch=arch, network=network, data=data, draw=False)
+            shown.append(Shown(str(network), info.epochs, runs))
+            matches += [f"{network}, {m}" for m in (committed_match(stats, committed[ratio], where)
+                                                     for ratio, stats in runs) if m]
+        draw_figures(args.dataset, output, [s.name for s in shown], [p for s in shown for p, _ in s.runs])
+        figs = output / "figs" if args.output_dir else repo_relative(output / "figs")
+        print(f"\n{spec.title}, one time step ({time.perf_counter() - start:.0f} s; logs and figures in {figs})\n")
+        print(table(args.dataset, shown))
+        if matches:
+            print("\n" + "\n".join(matches))
 
     return run_cli(run, "interrupted; run the same command again")
 

@@ -22,6 +22,7 @@ from .config import QuantConfig, check_noise_ratio, dataset_spec
 from .data import Dataset, load_dataset
 from .errors import UserError
 from .model import build_network, conv_layers
+from .names import NetworkName
 from .paths import repo_relative
 from .precision import compile_for_inference, use_full_float32
 from .seeding import check_seed
@@ -55,9 +56,11 @@ class SpikingRunConfig:
     limit: int | None = None  # evaluate only the first ``limit`` test images
     xla: bool = True  # compile with XLA on TensorFlow and JAX
     arch: Architecture | None = None  # the network (default: the dataset's; tests run small variants)
+    label: str | None = None  # the network's label (quant_snn.names): logs in figs/k1B2_<label>/
 
     def __post_init__(self) -> None:
         self.arch = self.arch or dataset_spec(self.dataset).architecture
+        self.name = str(NetworkName(self.quant, self.label))
         if not self.quant.quantized:
             raise UserError("the spiking network needs a quantized configuration (k and B)")
         if self.batch_size < 1:
@@ -74,7 +77,7 @@ class SpikingRunConfig:
 
     @property
     def log_dir(self) -> Path:
-        return self.figs_dir / log_dir_name(self.quant.tag, self.noise_ratio)
+        return self.figs_dir / log_dir_name(self.name, self.noise_ratio)
 
 
 @dataclass

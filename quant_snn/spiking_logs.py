@@ -19,7 +19,6 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 from .atomic import atomic_write_text
-from .config import TAG_PATTERN
 from .errors import UserError
 
 LOG_NAMES = ("accuracy", "spike_num", "sop_num")
@@ -165,15 +164,18 @@ def _conform(value, kind, where: str):
 NOISE_SUFFIX = "_noise"
 
 
-def log_dir_name(tag: str, noise_ratio: float) -> str:
-    """``k1B2`` (noiseless) or ``k1B2_noise0.1``: the folder of one spiking run."""
-    return tag + (f"{NOISE_SUFFIX}{noise_ratio:g}" if noise_ratio > 0 else "")
+def log_dir_name(name: str, noise_ratio: float) -> str:
+    """``k1B2`` (noiseless) or ``k1B2_noise0.1``: the folder of one spiking run (``name``: a network name of
+    :mod:`quant_snn.names`, ``k1B2_fast60_noise0.1`` for a labelled one)."""
+    return name + (f"{NOISE_SUFFIX}{noise_ratio:g}" if noise_ratio > 0 else "")
 
 
 def parse_log_dir_name(name: str) -> tuple[str, float] | None:
-    """:func:`log_dir_name` read back: (configuration tag, noise ratio), or None for another name."""
+    """:func:`log_dir_name` read back: (network name, noise ratio), or None for another name."""
+    from .names import is_spiking_name
+
     tag, _, noise = name.partition(NOISE_SUFFIX)
-    if not TAG_PATTERN.fullmatch(tag):
+    if not is_spiking_name(tag):
         return None
     if not noise:
         return (tag, 0.0) if NOISE_SUFFIX not in name else None

@@ -61,9 +61,13 @@ class RunConfig:
     restart_learning_rate: float | None = None  # the restarted schedule's peak
     overwrite: bool = False  # --resume False over an earlier run: move its files aside instead of refusing
     arch: Architecture | None = None  # the network (default: the dataset's; tests train small variants)
+    label: str | None = None  # the network's label (quant_snn.names): model_cifar_10_k1B2_<label>.npz and its files
 
     def __post_init__(self) -> None:
+        from .names import NetworkName
+
         self.arch = self.arch or dataset_spec(self.dataset).architecture
+        NetworkName(self.quant, self.label)  # a label that cannot name files is refused here
         if self.mode not in ("training", "inference"):
             raise UserError(f"unknown --mode {self.mode!r}: use training or inference")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
@@ -99,7 +103,7 @@ class RunConfig:
 
     @property
     def files(self) -> RunFiles:
-        return RunFiles.of(self.output_dir, self.dataset, self.quant)
+        return RunFiles.of(self.output_dir, self.dataset, self.quant, self.label)
 
     @property
     def stem(self) -> str:

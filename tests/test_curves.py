@@ -45,3 +45,11 @@ def test_committed_histories_plot():
     for path in histories.glob("*.csv"):
         epochs, accuracy = read_history(path)
         assert epochs == list(range(1, len(epochs) + 1)) and all(0 <= a <= 1 for a in accuracy)
+
+
+def test_the_right_panel_shows_by_default_the_recipe_most_configurations_share(tmp_path):
+    for name in ("k1B2_fast", "k1B2_fast60", "k1B2_original", "k0B1_fast60", "fp32_fast60"):
+        write_history_csv(tmp_path / f"{name}.csv", rows([0.5, 0.6 + len(name) / 100]))
+    svg = training_figure(tmp_path, tmp_path)[1].read_text()
+    assert "recipe fast60: test accuracy per epoch" in svg and "k0B1 (71.00%)" in svg
+    assert "recipe fast:" in training_figure(tmp_path, tmp_path, recipe="fast")[1].read_text()

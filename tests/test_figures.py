@@ -118,15 +118,28 @@ def test_original_logs_without_stats_are_read_as_batches_of_50(tmp_path, run_fig
 
 
 def test_missing_logs_name_themselves_and_the_command(tmp_path, run_figure):
-    write_logs(tmp_path / "k1B2", "k1B2", 4)
-    result = run_figure("sparsity", "--figs_dir", tmp_path)
+    result = run_figure("sparsity", "--figs_dir", tmp_path)  # no logs at all: the original's three are named
     assert result.returncode == 2
     error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and "k0B1" in error[0] and "k0B2" in error[0]
     assert "python CIFAR10/Spiking_VGG_CIFAR10.py --k 0 --B 1" in error[0]
     assert not (tmp_path / "sparsity.png").exists()
+    write_logs(tmp_path / "k1B2_fast60", "k1B2_fast60", 4)
     noise = run_figure("noise", "--figs_dir", tmp_path)
-    assert noise.returncode == 2 and "--noise_ratio 0.1" in noise.stderr
+    assert noise.returncode == 2 and "--label fast60 --noise_ratio 0.1" in noise.stderr
+    result = run_figure("sparsity", "--figs_dir", tmp_path, "--configs", "k1B2_fast60,k1B2_original")
+    assert result.returncode == 2 and "--k 1 --B 2 --label original" in result.stderr
+
+
+def test_by_default_every_log_folder_found_is_drawn_in_order_two_of_one_configuration_apart(tmp_path, run_figure):
+    for name in ("k1B2_original", "k1B2_fast60", "k0B1"):
+        write_logs(tmp_path / name, name, 4)
+    (tmp_path / "k1B2_fast60_noise0.1").mkdir()  # a noisy run is not a bar of its own
+    result = run_figure("accuracy", "--figs_dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    svg = (tmp_path / "accuracy.svg").read_text()
+    labels = [svg.index(label) for label in ("(k0B1)", "(k1B2,", "fast60)", "original)")]
+    assert labels == sorted(labels) and "noise" not in svg
 
 
 def set_stats(folder, change):

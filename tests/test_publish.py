@@ -90,3 +90,14 @@ def test_a_second_file_keeps_the_first_ones_sum(tmp_path):
     assert [check_published(folder / name) for name in ("a.npz", "b.npz")] == [sums["a.npz"], sums["b.npz"]]
     (folder / SUMS_FILE).write_text(f"{sums['a.npz']} *a.npz\n")  # sha256sum -b's form
     assert recorded_sums(folder) == {"a.npz": sums["a.npz"]}
+
+
+def test_a_label_names_the_published_file_so_two_networks_of_one_configuration_sit_side_by_side(tmp_path, capsys):
+    folder = tmp_path / "published"
+    for seed, label in ((0, "original"), (1, "fast60")):
+        original_format_npz(tmp_path / f"run{seed}.npz", seed)
+        assert main([str(tmp_path / f"run{seed}.npz"), str(folder), "--label", label]) == 0
+    assert sorted(recorded_sums(folder)) == ["model_cifar_10_k1B2_fast60.npz", "model_cifar_10_k1B2_original.npz"]
+    assert len(set(recorded_sums(folder).values())) == 2
+    assert main([str(tmp_path / "run0.npz"), str(tmp_path / "other"), "--label", "noise1"]) == 2
+    assert "network label 'noise1'" in capsys.readouterr().err and not (tmp_path / "other").exists()
