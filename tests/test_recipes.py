@@ -210,14 +210,16 @@ def test_impossible_flags_are_refused(kwargs, message):
 
 def test_reproduce_fast_recipe_trains_one_schedule_and_reuses_returned_weights(tmp_path, cifar10_dir):
     from quant_snn.data import load_cifar
+    from quant_snn.names import NetworkName
 
+    k1b2 = NetworkName(K1B2)
     cfg = ReproduceConfig(configs=["k1B2"], noise=[0.0], epochs=2, data_dir=cifar10_dir, output_dir=tmp_path,
                           batch_size=20, recipe="fast", training={"warmup_epochs": 1.0}, arch=SMALL)
     data = load_cifar(CIFAR10, cifar10_dir)
     performed = []
-    train_recipe(cfg, K1B2, data, performed)
+    train_recipe(cfg, k1b2, data, performed)
     assert performed == ["train k1B2 1-2"]
-    run = reproduce_run_config(cfg, K1B2, epochs=2)
+    run = reproduce_run_config(cfg, k1b2, epochs=2)
     with open(run.history_path) as f:
         rates = [float(row["learning_rate"]) for row in csv.DictReader(f)]
     peak = RECIPES["fast"]["learning_rate"]
@@ -225,9 +227,9 @@ def test_reproduce_fast_recipe_trains_one_schedule_and_reuses_returned_weights(t
                      for e in (1, 2)]
     run.checkpoint_path.unlink()  # as when only the weights come back from another machine
     assert finished_epochs(run.files) == 2
-    train_recipe(cfg, K1B2, data, performed)
+    train_recipe(cfg, k1b2, data, performed)
     assert performed == ["train k1B2 1-2"]  # nothing retrained
     longer = ReproduceConfig(configs=["k1B2"], noise=[0.0], epochs=3, data_dir=cifar10_dir, output_dir=tmp_path,
                              batch_size=20, recipe="fast", training={"warmup_epochs": 1.0}, arch=SMALL)
     with pytest.raises(UserError, match="cannot continue from weights alone"):
-        train_recipe(longer, K1B2, data, performed)  # the weights alone hold no optimizer state
+        train_recipe(longer, k1b2, data, performed)  # the weights alone hold no optimizer state
