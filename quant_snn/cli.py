@@ -289,8 +289,8 @@ def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str]
     parser.add_argument("--figs_dir", type=Path, default=Path(script_path).resolve().parent,
                         help="folder holding the k{k}B{B}/ log folders (default: this script's folder)")
     parser.add_argument("--configs", default=None,
-                        help="comma-separated configurations, e.g. k0B1,k1B2 "
-                             "(default: k0B1,k0B2,k1B2 and any other found)")
+                        help="comma-separated networks, e.g. k0B1,k1B2 or k1B2_original,k1B2_fast60 (default: "
+                             "every noiseless log folder found; where there is none, k0B1,k0B2,k1B2)")
     args = parser.parse_args(argv)
 
     def main() -> None:

@@ -192,11 +192,11 @@ def train_recipe(cfg: ReproduceConfig, network: NetworkName, data, performed: li
 def check_weights(cfg: ReproduceConfig) -> None:
     """With ``--weights`` nothing is trained: every network's npz must be there (or in the output folder) before
     any spiking run starts."""
-    missing = [str(run_files(cfg, network).npz) for network in cfg.networks.values()
+    missing = [run_files(cfg, network).npz.name for network in cfg.networks.values()
                if not run_files(cfg, network).npz.is_file()]
     if missing:
-        raise UserError(f"--weights {cfg.weights}: no {', '.join(missing)} (nor in --weights); "
-                        "without --weights, reproduce trains the missing networks")
+        raise UserError(f"--weights {cfg.weights}: no {', '.join(missing)} there nor in --output_dir "
+                        f"{cfg.output_dir} (without --weights, reproduce trains the missing networks)")
 
 
 def spiking_config(cfg: ReproduceConfig, network: NetworkName, noise: float):
