@@ -15,7 +15,7 @@ PY := $(VENV)/bin/python
 EPOCHS ?=
 RECIPE ?= fast
 CONFIGS ?= k1B2
-NOISE ?= 0,0.1,0.2
+NOISE ?=
 DATASET ?= cifar10
 DATA_DIR ?= data
 NETWORK ?=
@@ -23,9 +23,10 @@ NETWORK ?=
 .PHONY: runtime setup run train test bench gpu-prep
 
 # An existing .venv is reused (pip then only checks what requirements.txt asks for: no download when it is there).
-$(VENV)/.runtime: requirements.txt
+$(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PY) || { $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q --upgrade pip; }
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.runtime requirements-test.txt requirements-backends.txt
@@ -36,11 +37,11 @@ runtime: $(VENV)/.runtime
 setup: $(VENV)/.installed
 
 run: runtime
-	$(PY) -m quant_snn.showcase --dataset $(DATASET) --data_dir "$(DATA_DIR)" $(if $(NETWORK),--network $(NETWORK))
+	$(PY) -m quant_snn showcase --dataset $(DATASET) --data_dir "$(DATA_DIR)" $(if $(NETWORK),--network $(NETWORK))
 
 train: runtime
-	$(PY) -m quant_snn.reproduce --dataset $(DATASET) --configs $(CONFIGS) --noise $(NOISE) --recipe $(RECIPE) \
-		$(if $(EPOCHS),--epochs $(EPOCHS)) --data_dir $(DATA_DIR)
+	$(PY) -m quant_snn reproduce --dataset $(DATASET) --configs $(CONFIGS) $(if $(NOISE),--noise $(NOISE)) \
+		--recipe $(RECIPE) $(if $(EPOCHS),--epochs $(EPOCHS)) --data_dir "$(DATA_DIR)"
 
 # The whole suite on TensorFlow (it also runs the scripts on JAX and PyTorch in subprocesses), then the tests marked
 # `backends` (results that depend on the Keras backend: quantizers, augmentation, the simulator's exactness,

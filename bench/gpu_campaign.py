@@ -77,9 +77,10 @@ def final_accuracy(history: Path) -> tuple[int, float]:
 
 
 def history_of(name: str, work: Path) -> Path:
-    from quant_snn.config import RunFiles, parse_tag
+    from quant_snn.layout import RunLayout
+    from quant_snn.quant_config import parse_tag
 
-    return RunFiles.of(work / name, "cifar10", parse_tag(CANDIDATES[name][0])).history
+    return RunLayout.of(work / name, "cifar10", parse_tag(CANDIDATES[name][0])).history
 
 
 def candidate_argv(name: str, args: argparse.Namespace, common: list[str]) -> list[str]:
@@ -114,7 +115,7 @@ def main() -> None:
     procs: dict[str, subprocess.Popen] = {}
     if args.original_epochs > 0:
         procs["original_k1B2"] = launch("original_k1B2", [
-            "-m", "quant_snn.reproduce", "--configs", "k1B2", "--noise", "0", "--epochs", str(args.original_epochs),
+            "-m", "quant_snn", "reproduce", "--configs", "k1B2", "--noise", "0", "--epochs", str(args.original_epochs),
             "--output_dir", str(args.work / "original"), "--precision", args.precision, "--train_only", "True",
             "--data_dir", str(args.data_dir)], args.work)
     waiting = list(chosen)

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from quant_snn.config import DATASETS  # noqa: E402
+from quant_snn.datasets import DATASETS  # noqa: E402
 
 MANIFEST = "manifest.json"
 

@@ -21,11 +21,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from quant_snn.augment import preprocess_test  # noqa: E402
-from quant_snn.config import QuantConfig, dataset_spec  # noqa: E402
 from quant_snn.data import load_dataset  # noqa: E402
+from quant_snn.datasets import dataset_spec  # noqa: E402
 from quant_snn.export import integer_network, run_integer  # noqa: E402
 from quant_snn.model import build_network  # noqa: E402
 from quant_snn.precision import compile_for_inference, use_full_float32  # noqa: E402
+from quant_snn.quant_config import QuantConfig  # noqa: E402
 from quant_snn.spiking_utils import build_spiking_model  # noqa: E402
 from quant_snn.weights import load_npz  # noqa: E402
 

@@ -20,9 +20,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from quant_snn.config import MNIST, QuantConfig  # noqa: E402
 from quant_snn.data import load_dataset  # noqa: E402
+from quant_snn.datasets import MNIST  # noqa: E402
 from quant_snn.export import integer_network, run_integer  # noqa: E402
+from quant_snn.quant_config import QuantConfig  # noqa: E402
 from quant_snn.weights import check_npz, read_npz  # noqa: E402
 
 BATCH = 500

@@ -30,9 +30,9 @@ import numpy as np  # noqa: E402
 from snn_oracle import run_oracle  # noqa: E402
 
 from quant_snn.architecture import VGG  # noqa: E402
-from quant_snn.config import QuantConfig  # noqa: E402
 from quant_snn.model import build_network  # noqa: E402
 from quant_snn.precision import compile_for_inference, use_full_float32  # noqa: E402
+from quant_snn.quant_config import QuantConfig  # noqa: E402
 from quant_snn.spiking_utils import SpikingConv2D, build_spiking_model  # noqa: E402
 from quant_snn.weights import assign_params, model_params, read_npz  # noqa: E402
 

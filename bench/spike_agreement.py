@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from quant_snn.config import dataset_spec  # noqa: E402
+from quant_snn.datasets import dataset_spec  # noqa: E402
 from quant_snn.spiking_logs import LOG_NAMES, STATS_VERSION, read_stats  # noqa: E402
 from quant_snn.weights import file_sha256, read_npz  # noqa: E402
 

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from quant_snn.config import FP32, QuantConfig  # noqa: E402
 from quant_snn.model import conv_layers  # noqa: E402
+from quant_snn.quant_config import FP32, QuantConfig  # noqa: E402
 from quant_snn.train import build_training_model, compile_model  # noqa: E402
 
 

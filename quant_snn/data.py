@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DatasetSpec
+from .datasets import DatasetSpec
 from .errors import UserError
 from .safe_pickle import UnsafePickle, load_arrays_pickle
 
@@ -219,7 +219,7 @@ def load_cifar(spec: DatasetSpec, data_dir: str | os.PathLike, origin: str | Non
 
 
 def load_dataset(spec: DatasetSpec, data_dir: str | os.PathLike) -> Dataset:
-    """Load any dataset of :mod:`quant_snn.config` from ``data_dir`` (downloading it on first use); the training
+    """Load any dataset of :mod:`quant_snn.datasets` from ``data_dir`` (downloading it on first use); the training
     split is the one the original trains on (MNIST: the first 50,000 images)."""
     if spec.file_format == "cifar":
         return load_cifar(spec, data_dir)

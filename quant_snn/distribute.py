@@ -16,8 +16,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .config import check_cpu_devices
 from .errors import UserError
+from .flag_checks import check_cpu_devices
 
 XLA_DEVICE_FLAG = "--xla_force_host_platform_device_count"
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .architecture import VGG, Architecture, ConvSpec, conv_geometry, is_ternary
-from .config import ROUNDING_OFFSET, QuantConfig
 from .errors import UserError
+from .quant_config import ROUNDING_OFFSET, QuantConfig
 from .thresholds import fold_batchnorm
 
 ALWAYS = np.iinfo(np.int32).min  # reached by every membrane

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .atomic import atomic_write  # noqa: E402
+from .datasets import ORIGINAL_CONFIGS  # noqa: E402
 from .errors import UserError  # noqa: E402
 from .names import is_spiking_name, parse_name  # noqa: E402
 from .spiking_logs import (  # noqa: E402
@@ -26,7 +27,6 @@ from .spiking_logs import (  # noqa: E402
     read_logs,
 )
 
-DEFAULT_CONFIGS = ("k0B1", "k0B2", "k1B2")
 SPIKE_WORDS = {1: "single", 2: "two", 4: "four", 8: "eight", 16: "sixteen"}
 
 
@@ -69,7 +69,7 @@ def found_names(figs_dir: Path) -> list[str]:
 def collect(figs_dir: Path, configs: list[str] | None, script: str, need: tuple[str, ...] = LOG_FILES) -> list[RunLogs]:
     """The requested networks, in order; by default every noiseless log folder found (by k, B and label), or, where
     there is none, the original's three configurations (whose missing logs the error then names)."""
-    tags = list(configs) if configs else found_names(figs_dir) or list(DEFAULT_CONFIGS)
+    tags = list(configs) if configs else found_names(figs_dir) or list(ORIGINAL_CONFIGS)
     for tag in tags:
         if not is_spiking_name(tag):
             raise UserError(f"not a spiking configuration: {tag!r} (expected k{{k}}B{{B}}, e.g. k1B2, or a labelled "

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DatasetSpec
+from .datasets import DatasetSpec
 from .errors import UserError
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049

@@ -13,9 +13,9 @@ import keras
 from keras import ops
 
 from .architecture import VGG, Architecture
-from .config import BN_EPSILON, QuantConfig
 from .layers import QuantConv2D
 from .precision import enable_float64
+from .quant_config import BN_EPSILON, QuantConfig
 from .quantizers import ActivationQuantizer, TernaryQuantizer
 
 BN_MOMENTUM = 0.9

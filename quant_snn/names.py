@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .config import QuantConfig, parse_tag
 from .errors import UserError
+from .quant_config import QuantConfig, parse_tag
 
 LABEL_PATTERN = re.compile(r"[a-z][a-z0-9]*")
 NAME_PATTERN = re.compile(r"(fp32|k\d+B[0-9.]+)(?:_(.+))?")

@@ -8,8 +8,11 @@ from collections.abc import Iterator
 
 import keras
 
-from .config import PRECISIONS
 from .errors import UserError
+
+# Training precisions: mixed_bfloat16 computes convolutions in bfloat16 with float32 variables; batch-norm
+# statistics, the class scores (dense layer) and the loss stay float32. Evaluation and the SNN are always float32.
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def enable_float64() -> None:

@@ -1,7 +1,7 @@
 """Published weights: a trained npz rewritten compressed (the same members, byte for byte once unpacked), listed
 with its SHA-256 in the folder's ``SHA256SUMS``, so that anyone can check the file before trusting its numbers.
 
-    python -m quant_snn.publish runs/c10/model_cifar_10_k1B2.npz CIFAR10/published --label fast60
+    python -m quant_snn publish runs/c10/model_cifar_10_k1B2.npz CIFAR10/published --label fast60
     # -> CIFAR10/published/model_cifar_10_k1B2_fast60.npz
 
 Ternary kernels are mostly runs of -1, 0 and 1 in float32: deflated, the VGG-Net's 20 MB of weights take a few MB.
@@ -10,10 +10,8 @@ The result is still the original npz format (``np.load`` and the project's restr
 
 from __future__ import annotations
 
-import argparse
 import os
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -90,39 +88,23 @@ def check_published(path: str | os.PathLike) -> str:
     return digest
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m quant_snn.publish NPZ FOLDER``: exit 0, or 2 with one error line and nothing written."""
+def publish(npz: Path, folder: Path, label: str | None = None) -> tuple[Path, str]:
+    """Publish ``npz`` into ``folder`` (named ``model_..._<config>_<label>.npz`` with a label, else by its own name):
+    the compressed copy and its SHA256SUMS line; returns the new file and its SHA-256. Nothing is written when the
+    file is not a weights file or the label cannot name one."""
     from .atomic import writable_folder
-    from .cli import run_cli
+    from .layout import RunLayout
+    from .names import NetworkName
     from .weights import read_npz
 
-    parser = argparse.ArgumentParser(prog="python -m quant_snn.publish", description=__doc__.splitlines()[0])
-    parser.add_argument("npz", type=Path, help="trained weights (written by the Quant_* / FP32_* scripts)")
-    parser.add_argument("folder", type=Path, help="where the compressed copy and SHA256SUMS go")
-    parser.add_argument("--label", default=None,
-                        help="publish under the network's name with this label (model_cifar_10_k1B2_LABEL.npz), so "
-                             "that two networks of one configuration sit side by side (default: the file's own name)")
-    args = parser.parse_args(argv)
-
-    def run() -> None:
-        from .config import RunFiles
-        from .names import NetworkName
-
-        info = read_npz(args.npz)[1]  # a file that is not a weights file is refused before the folder is made
-        target = args.folder / args.npz.name
-        if args.label is not None:
-            if info.dataset is None or info.quant is None:
-                raise UserError(f"{args.npz} records no dataset or configuration to name it by; publish it under "
-                                "its own name")
-            NetworkName(info.quant, args.label)  # the label is checked before anything is written
-            target = RunFiles.of(args.folder, info.dataset, info.quant, args.label).npz
-        writable_folder(args.folder, "publishing folder")
-        digest = compress_npz(args.npz, target)
-        record_sum(args.folder, target.name, digest)
-        print(f"{target}: {target.stat().st_size:,} bytes (from {args.npz.stat().st_size:,}), sha256 {digest}")
-
-    return run_cli(run, "interrupted; run the same command again")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    info = read_npz(npz)[1]  # a file that is not a weights file is refused before the folder is made
+    target = folder / npz.name
+    if label is not None:
+        if info.dataset is None or info.quant is None:
+            raise UserError(f"{npz} records no dataset or configuration to name it by; publish it under its own name")
+        NetworkName(info.quant, label)  # the label is checked before anything is written
+        target = RunLayout.of(folder, info.dataset, info.quant, label).npz
+    writable_folder(folder, "publishing folder")
+    digest = compress_npz(npz, target)
+    record_sum(folder, target.name, digest)
+    return target, digest

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from .config import ROUNDING_OFFSET
+from .quant_config import ROUNDING_OFFSET
 
 TERNARY_THRESHOLD_FACTOR = 0.7
 

@@ -1,6 +1,6 @@
 """One command from a clean clone to the results table and the figures; rerun it to resume.
 
-    python -m quant_snn.reproduce --dataset cifar10 --configs fp32,k0B1,k0B2,k1B2 --noise 0,0.1,0.2 --epochs 400
+    python -m quant_snn reproduce --dataset cifar10 --configs fp32,k0B1,k0B2,k1B2 --noise 0,0.1,0.2 --epochs 400
 
 For each configuration it trains with the recipe's two phases (the first half of the epochs at lr 1e-3, the rest
 at 1e-4, continuing from the checkpoint) or reuses a checkpoint that already has the epochs; then it runs the
@@ -13,29 +13,26 @@ nothing finished.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .architecture import Architecture
 from .atomic import atomic_write_text
-from .cli import DEFAULT_CONFIGS, repo_root, reproduce_parser, run_cli
-from .config import RunFiles, check_noise_ratio, dataset_spec
+from .datasets import DEFAULT_NOISE, DEFAULT_TABLE, dataset_spec
 from .errors import UserError
+from .flag_checks import check_noise_ratio
+from .layout import RunLayout, results_file, spiking_script
 from .names import NetworkName, parse_name
+from .paths import REPO
 from .spiking_logs import STATS_VERSION, read_stats
-
-REPO = repo_root(__file__)
-TRAINING_FLAGS = ("optimizer", "schedule", "learning_rate", "warmup_epochs", "weight_decay", "label_smoothing",
-                  "restart_epoch", "restart_learning_rate")
 
 
 @dataclass
 class ReproduceConfig:
     dataset: str = "cifar10"
-    configs: list[str] = field(default_factory=lambda: DEFAULT_CONFIGS.split(","))
-    noise: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2])
+    configs: list[str] = field(default_factory=lambda: list(DEFAULT_TABLE))
+    noise: list[float] = field(default_factory=lambda: list(DEFAULT_NOISE))
     epochs: int = 400
     data_dir: Path = REPO / "data"
     output_dir: Path | None = None
@@ -103,7 +100,7 @@ class ReproduceConfig:
 
     @property
     def results_path(self) -> Path:
-        return self.output_dir / f"RESULTS_{self.dataset.upper()}.md"
+        return results_file(self.output_dir, dataset_spec(self.dataset))
 
 
 def parse_trained_on(entries: Sequence[str], names: Sequence[str]) -> dict[str | None, str]:
@@ -132,17 +129,17 @@ def run_config(cfg: ReproduceConfig, network: NetworkName, **kwargs):
                      **settings)
 
 
-def run_files(cfg: ReproduceConfig, network: NetworkName) -> RunFiles:
+def run_files(cfg: ReproduceConfig, network: NetworkName) -> RunLayout:
     """The files of one network: in ``--weights`` when it holds the network's npz, else in the output folder (where
     training writes them)."""
     if cfg.weights is not None:
-        given = RunFiles.of(cfg.weights, cfg.dataset, network.quant, network.label)
+        given = RunLayout.of(cfg.weights, cfg.dataset, network.quant, network.label)
         if given.npz.is_file():
             return given
-    return RunFiles.of(cfg.output_dir, cfg.dataset, network.quant, network.label)
+    return RunLayout.of(cfg.output_dir, cfg.dataset, network.quant, network.label)
 
 
-def finished_epochs(files: RunFiles) -> int:
+def finished_epochs(files: RunLayout) -> int:
     """Epochs already trained: the checkpoint's, or, where only the weights came back (a run on another machine),
     the npz's own record."""
     from .checkpoint import checkpoint_epoch
@@ -253,10 +250,9 @@ def run_all(cfg: ReproduceConfig) -> list[str]:
             performed.append(f"spiking {name} noise {noise:g}")
     quantized = [name for name, network in cfg.networks.items() if network.quant.quantized]
     figs_dir = cfg.output_dir / "figs"
-    spiking_script = f"{spec.scripts}/Spiking_{spec.script_name}.py"
     for figure_name, figure in FIGURES.items():
         if quantized and (figure_name != "noise" or any(p > 0 for p in cfg.noise)):
-            figure(figs_dir, quantized, spiking_script)
+            figure(figs_dir, quantized, spiking_script(spec))
     write_results(cfg)
     return performed
 
@@ -282,46 +278,3 @@ def write_results(cfg: ReproduceConfig) -> None:
                    else None for p in noisy]))
     atomic_write_text(cfg.results_path, results_markdown(cfg, entries))
     print(f"wrote {cfg.results_path}", flush=True)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = reproduce_parser(__doc__.splitlines()[0]).parse_args(argv)
-
-    def run() -> None:
-        try:
-            noise = [float(p) for p in args.noise.split(",") if p.strip()]
-        except ValueError:
-            raise UserError(f"--noise takes comma-separated numbers, got {args.noise!r}") from None
-        from .recipes import original_phases, recipe_for
-
-        given = {key: getattr(args, key) for key in TRAINING_FLAGS}
-        network = dataset_spec(args.dataset).network
-        epochs = int(recipe_for(args.recipe, network)["epochs"])
-        if args.recipe == "original":
-            epochs *= original_phases(network)
-        epochs = args.epochs if args.epochs is not None else epochs
-        cfg = ReproduceConfig(
-            dataset=args.dataset, configs=[c.strip() for c in args.configs.split(",") if c.strip()], noise=noise,
-            epochs=epochs, recipe=args.recipe, training=given, train_only=args.train_only,
-            noise_configs=None if args.noise_configs is None else [
-                c.strip() for c in args.noise_configs.split(",") if c.strip()],
-            trained_on=args.trained_on or [], weights=args.weights, data_dir=args.data_dir,
-            output_dir=args.output_dir, batch_size=args.batch_size,
-            snn_batch_size=args.snn_batch_size, seed=args.seed, limit=args.limit, distribute=args.distribute,
-            cpu_devices=args.cpu_devices, precision=args.precision,
-        )
-        if args.cpu_devices:
-            from .distribute import request_cpu_devices
-
-            request_cpu_devices(args.cpu_devices)  # before Keras imports JAX
-        performed = run_all(cfg)
-        print("done: " + ("; ".join(performed) if performed else "nothing left to do"))
-
-    return run_cli(run, "interrupted: finished steps are kept; run the same command again to resume")
-
-
-if __name__ == "__main__":
-    from .quiet import quiet_native_logs
-
-    quiet_native_logs()
-    sys.exit(main())

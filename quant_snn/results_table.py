@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import dataset_spec
+from .datasets import dataset_spec
 from .paper import PAPER_ANN, PAPER_EPOCHS, PAPER_NOISE, paper_snn
 from .paths import REPO, repo_relative
 
@@ -100,7 +100,7 @@ def command_line(cfg: ReproduceConfig) -> str:
     """The reproduce command that writes this table (output folder aside)."""
     import shlex
 
-    parts = ["python -m quant_snn.reproduce", f"--dataset {cfg.dataset}", f"--configs {','.join(cfg.configs)}"]
+    parts = ["python -m quant_snn reproduce", f"--dataset {cfg.dataset}", f"--configs {','.join(cfg.configs)}"]
     parts += [f"--recipe {cfg.recipe}"] if cfg.recipe != "original" and cfg.weights is None else []
     parts += [f"--noise {','.join(f'{p:g}' for p in cfg.noise)}"]
     parts += [f"--epochs {cfg.epochs}"] if cfg.weights is None else [f"--weights {repo_relative(cfg.weights)}"]

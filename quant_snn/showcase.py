@@ -2,10 +2,10 @@
 one-time-step spiking network on the whole test set, noiseless and, for k1B2, with 10% / 20% of its first-layer
 spikes dropped, beside the paper's figures.
 
-    python -m quant_snn.showcase                          # make run: CIFAR-10, the published k1B2_original
-    python -m quant_snn.showcase --network k0B4_fast60    # make run NETWORK=k0B4_fast60: another published network
-    python -m quant_snn.showcase --network all            # make run NETWORK=all: every published network, one table
-    python -m quant_snn.showcase --npz runs/cifar10/model_cifar_10_k1B2.npz   # a network of your own
+    python -m quant_snn showcase                          # make run: CIFAR-10, the published k1B2_original
+    python -m quant_snn showcase --network k0B4_fast60    # make run NETWORK=k0B4_fast60: another published network
+    python -m quant_snn showcase --network all            # make run NETWORK=all: every published network, one table
+    python -m quant_snn showcase --npz runs/cifar10/model_cifar_10_k1B2.npz   # a network of your own
 
 Checks each published file against its folder's SHA256SUMS first; prepares the test set (download from the official
 site with its checksum, or the copy already in ``--data_dir``); writes the spiking logs and figures into
@@ -18,25 +18,20 @@ the dropped spikes are drawn batch by batch, so noisy runs are compared only at 
 
 from __future__ import annotations
 
-import argparse
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cli import repo_root, run_cli
-from .config import RunFiles, check_noise_ratio, dataset_spec
+from . import layout
+from .datasets import DATASETS, dataset_spec
 from .errors import UserError
+from .layout import RunLayout
 from .names import NetworkName, parse_name
-from .paths import repo_relative
 
 if TYPE_CHECKING:
     from .architecture import Architecture
     from .spiking_logs import SpikingStats
 
-REPO = repo_root(__file__)
-PUBLISHED_FOLDER = "published"
 # make run's network: the most accurate published k1B2 one (the original recipe, 216 of its 400 epochs)
 DEFAULT_NETWORK = {"cifar10": "k1B2_original", "cifar100": "k1B2_fast60"}
 ALL = "all"
@@ -44,7 +39,7 @@ ALL = "all"
 
 def published_folder(dataset: str) -> Path:
     """``CIFAR10/published/``: the published networks, with their SHA256SUMS."""
-    return REPO / dataset_spec(dataset).scripts / PUBLISHED_FOLDER
+    return layout.published_folder(dataset_spec(dataset))
 
 
 def published_npz(dataset: str, name: str) -> Path:
@@ -52,7 +47,7 @@ def published_npz(dataset: str, name: str) -> Path:
     named like the training scripts' output with ``--label``, in a folder of its own so that training never writes
     over it."""
     network = parse_name(name)
-    return RunFiles.of(published_folder(dataset), dataset, network.quant, network.label).npz
+    return RunLayout.of(published_folder(dataset), dataset, network.quant, network.label).npz
 
 
 def published_names(dataset: str) -> list[str]:
@@ -76,31 +71,11 @@ def default_noise(network: NetworkName) -> list[float]:
     return [0.0, *ratios]
 
 
-def parser() -> argparse.ArgumentParser:
-    """The showcase's flags (``make run`` passes ``--dataset``, ``--data_dir`` and ``--network``)."""
-    p = argparse.ArgumentParser(prog="python -m quant_snn.showcase", description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", choices=("cifar10", "cifar100"), default="cifar10")
-    p.add_argument("--network", default=None,
-                   help="a published network by name (e.g. k1B2_original, k0B4_fast60; default: the most accurate "
-                        "k1B2), or 'all' for every published network in one table; with --npz, the name of its logs")
-    p.add_argument("--npz", type=Path, default=None, help="a network of your own instead of a published one")
-    p.add_argument("--data_dir", type=Path, default=REPO / "data")
-    p.add_argument("--output_dir", type=Path, default=None, help="default: runs/showcase/<dataset>/ (git-ignored)")
-    p.add_argument("--noise", default=None,
-                   help="first-layer spike noise ratios (default: 0,0.1,0.2 for k1B2, whose noisy figures the paper "
-                        "gives; 0 for the others)")
-    p.add_argument("--batch_size", type=int, default=None,
-                   help="images per step (default: the original's, 50 for CIFAR); noiseless results do not depend "
-                        "on it, the noise draws do")
-    p.add_argument("--limit", type=int, default=None, help="only the first LIMIT test images (a quick look)")
-    return p
-
-
 def committed_stats(dataset: str, name: str, noise: float = 0.0) -> SpikingStats | None:
     """The committed run of the network ``name`` at this noise ratio (read before the showcase writes anything)."""
     from .spiking_logs import log_dir_name, read_stats
 
-    return read_stats(REPO / dataset_spec(dataset).scripts / "figs" / log_dir_name(name, noise))
+    return read_stats(layout.dataset_folder(dataset_spec(dataset)) / "figs" / log_dir_name(name, noise))
 
 
 def committed_match(stats: SpikingStats, committed: SpikingStats | None, where: str) -> str | None:
@@ -124,7 +99,7 @@ def committed_match(stats: SpikingStats, committed: SpikingStats | None, where: 
 
 def check_output_dir(output_dir: Path) -> None:
     """The committed results live in the dataset folders; the showcase never writes there."""
-    committed = {(REPO / dataset_spec(name).scripts).resolve() for name in ("cifar10", "cifar100", "mnist")}
+    committed = {layout.dataset_folder(spec).resolve() for spec in DATASETS.values()}
     if output_dir.resolve() in committed:
         raise UserError(f"--output_dir {output_dir} holds committed results; choose another folder "
                         "(reproduce --output_dir rewrites them on purpose)")
@@ -197,7 +172,7 @@ def draw_figures(dataset: str, output_dir: Path, names: list[str], noise: list[f
     spec = dataset_spec(dataset)
     for figure_name, figure in FIGURES.items():
         if figure_name != "noise" or any(p > 0 for p in noise):
-            figure(output_dir / "figs", names, f"{spec.scripts}/Spiking_{spec.script_name}.py")
+            figure(output_dir / "figs", names, layout.spiking_script(spec))
 
 
 def network_of(npz: Path) -> NetworkName:
@@ -213,103 +188,40 @@ def network_of(npz: Path) -> NetworkName:
     return NetworkName(info.quant)
 
 
-def parse_noise(text: str | None) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        noise = [float(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise UserError(f"--noise takes comma-separated numbers, got {text!r}") from None
-    if not noise:
-        raise UserError("--noise names no ratio (e.g. --noise 0,0.1,0.2)")
-    for ratio in noise:
-        check_noise_ratio(ratio, "--noise ratios")
-    return noise
-
-
-def chosen_networks(args: argparse.Namespace, arch: Architecture | None = None) -> list[tuple[NetworkName, Path]]:
-    """(name, npz) of every network to run, each checked against its flags and, if published, its SHA-256, before
-    any data is fetched."""
+def chosen_networks(dataset: str, name: str | None, npz: Path | None,
+                    arch: Architecture | None = None) -> list[tuple[NetworkName, Path]]:
+    """(name, npz) of every network to run: ``npz`` (a network of one's own, named ``name`` or by its record), or the
+    published network ``name`` (default: the dataset's showcase network; ``all``: every published one); each checked
+    against its flags and, if published, its SHA-256, before any data is fetched."""
     from .publish import check_published
     from .weights import check_npz, read_npz
 
-    if args.npz is not None:
-        if args.network == ALL:
+    if npz is not None:
+        if name == ALL:
             raise UserError("--network all runs the published networks; leave out --npz")
-        recorded = network_of(args.npz)
-        network = parse_name(args.network) if args.network else recorded
+        recorded = network_of(npz)
+        network = parse_name(name) if name else recorded
         if network.quant != recorded.quant:
-            raise UserError(f"{args.npz} holds a {recorded.tag} network, not {network.tag} (--network {network})")
-        chosen = [(network, args.npz)]
+            raise UserError(f"{npz} holds a {recorded.tag} network, not {network.tag} (--network {network})")
+        chosen = [(network, npz)]
     else:
-        names = published_names(args.dataset)
-        if args.network == ALL:
+        names = published_names(dataset)
+        if name == ALL:
             if not names:
-                raise UserError(f"{published_folder(args.dataset) / 'SHA256SUMS'} lists no published network")
+                raise UserError(f"{published_folder(dataset) / 'SHA256SUMS'} lists no published network")
             wanted = names
         else:
-            wanted = [str(parse_name(args.network or DEFAULT_NETWORK[args.dataset]))]
+            wanted = [str(parse_name(name or DEFAULT_NETWORK[dataset]))]
             if wanted[0] not in names:
-                raise UserError(f"no published network {wanted[0]!r} for {args.dataset}: published are "
+                raise UserError(f"no published network {wanted[0]!r} for {dataset}: published are "
                                 f"{', '.join(names) or 'none'} (README_VGG.md, 'Published weights'); pass a network "
                                 "of your own with --npz")
-        chosen = [(parse_name(name), published_npz(args.dataset, name)) for name in wanted]
-        for network, npz in chosen:
+        chosen = [(parse_name(wanted_name), published_npz(dataset, wanted_name)) for wanted_name in wanted]
+        for network, path in chosen:
             if not network.quant.quantized:
                 raise UserError(f"{network} is an FP32 network, which has no spiking form")
-            check_published(npz)
-    for network, npz in chosen:
-        params, info = read_npz(npz)
-        check_npz(npz, params, info, dataset=args.dataset, quant=network.quant, arch=arch)
+            check_published(path)
+    for network, path in chosen:
+        params, info = read_npz(path)
+        check_npz(path, params, info, dataset=dataset, quant=network.quant, arch=arch)
     return chosen
-
-
-def main(argv: Sequence[str] | None = None, arch: Architecture | None = None) -> int:
-    """``python -m quant_snn.showcase``: exit 0, or 2 with one error line (``arch``: the dataset's network unless
-    given; tests run a small one)."""
-    from .quiet import quiet_native_logs
-
-    quiet_native_logs()
-    args = parser().parse_args(argv)
-
-    def run() -> None:
-        noise = parse_noise(args.noise)
-        spec = dataset_spec(args.dataset)
-        args.batch_size = spec.snn_batch_size if args.batch_size is None else args.batch_size
-        if args.batch_size < 1:
-            raise UserError(f"--batch_size must be at least 1, got {args.batch_size}")
-        if args.limit is not None and args.limit < 1:
-            raise UserError(f"--limit must be at least 1, got {args.limit}")
-        output = args.output_dir or REPO / "runs" / "showcase" / args.dataset
-        check_output_dir(output)
-        chosen = chosen_networks(args, arch)
-        from .data import load_dataset
-        from .weights import read_npz
-
-        data = load_dataset(spec, args.data_dir)
-        start, shown, matches = time.perf_counter(), [], []
-        where = f"{spec.scripts}/RESULTS_{args.dataset.upper()}.md"
-        for network, npz in chosen:
-            info = read_npz(npz)[1]
-            ratios = noise or default_noise(network)
-            committed = {ratio: committed_stats(args.dataset, str(network), ratio) for ratio in ratios}
-            print(f"{args.npz or repo_relative(npz)} (sha256 {info.sha256[:16]}..., {info.epochs} epochs, test "
-                  f"accuracy as trained {'?' if info.test_accuracy is None else f'{100 * info.test_accuracy:.2f}%'})",
-                  flush=True)
-            runs = run_showcase(args.dataset, npz, args.data_dir, output, ratios, args.batch_size, args.limit,
-                                arch=arch, network=network, data=data, draw=False)
-            shown.append(Shown(str(network), info.epochs, runs))
-            matches += [f"{network}, {m}" for m in (committed_match(stats, committed[ratio], where)
-                                                     for ratio, stats in runs) if m]
-        draw_figures(args.dataset, output, [s.name for s in shown], [p for s in shown for p, _ in s.runs])
-        figs = output / "figs" if args.output_dir else repo_relative(output / "figs")
-        print(f"\n{spec.title}, one time step ({time.perf_counter() - start:.0f} s; logs and figures in {figs})\n")
-        print(table(args.dataset, shown))
-        if matches:
-            print("\n" + "\n".join(matches))
-
-    return run_cli(run, "interrupted; run the same command again")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

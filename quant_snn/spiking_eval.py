@@ -18,13 +18,15 @@ import numpy as np
 from .architecture import Architecture
 from .atomic import check_replaceable, writable_folder
 from .augment import preprocess_test
-from .config import QuantConfig, check_noise_ratio, dataset_spec
 from .data import Dataset, load_dataset
+from .datasets import dataset_spec
 from .errors import UserError
+from .flag_checks import check_noise_ratio
 from .model import build_network, conv_layers
 from .names import NetworkName
 from .paths import repo_relative
 from .precision import compile_for_inference, use_full_float32
+from .quant_config import QuantConfig
 from .seeding import check_seed
 from .spiking_logs import (
     LOG_FILES,

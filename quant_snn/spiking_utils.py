@@ -17,9 +17,10 @@ import numpy as np
 from keras import ops
 
 from .architecture import VGG, Architecture, ConvSpec, conv_geometry
-from .config import QuantConfig, check_noise_ratio
+from .flag_checks import check_noise_ratio
 from .layers import conv_as_matmul
 from .precision import enable_float64
+from .quant_config import QuantConfig
 from .spike_noise import binomial_cdf_table, drop_spikes, uniform
 from .thresholds import FoldedThresholds, fold_batchnorm
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import BN_EPSILON, ROUNDING_OFFSET
 from .errors import UserError
+from .quant_config import BN_EPSILON, ROUNDING_OFFSET
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,17 @@ from .architecture import VGG, Architecture
 from .atomic import remove_stale_temporaries, writable_folder
 from .augment import Preprocess
 from .checkpoint import checkpoint_state, load_checkpoint
-from .config import QuantConfig, RunFiles, check_cpu_devices, dataset_spec
 from .data import Dataset, load_dataset
+from .datasets import dataset_spec
 from .distribute import DataParallel, check_batch, data_parallel, single_device
 from .epoch_end import EpochCheckpoint, NpzTest
 from .errors import UserError
+from .flag_checks import check_cpu_devices
+from .layout import RunLayout
 from .model import build_network
 from .optim import check_optimizer, make_loss, make_optimizer
 from .precision import check_precision, dtype_policy
+from .quant_config import QuantConfig
 from .recipes import recipe_flags, recipe_for
 from .run_lock import exclusive_run
 from .schedules import StepSchedule, check_schedule
@@ -102,8 +105,8 @@ class RunConfig:
         self.output_dir = Path(self.output_dir)
 
     @property
-    def files(self) -> RunFiles:
-        return RunFiles.of(self.output_dir, self.dataset, self.quant, self.label)
+    def files(self) -> RunLayout:
+        return RunLayout.of(self.output_dir, self.dataset, self.quant, self.label)
 
     @property
     def stem(self) -> str:

@@ -23,9 +23,10 @@ import numpy as np
 
 from .architecture import BN_ARRAYS, Architecture, is_ternary
 from .atomic import atomic_savez
-from .config import QuantConfig, dataset_spec
+from .datasets import dataset_spec
 from .errors import UserError
 from .model import bn_name, conv_layers
+from .quant_config import QuantConfig
 from .safe_npz import MAX_MEMBER_BYTES, UnsafeNpz, load_safe_npz
 
 FORMAT_VERSION = 1

@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from synthetic import SMALL  # noqa: E402
 
 from quant_snn.cli import spiking_main  # noqa: E402
-from quant_snn.config import QuantConfig  # noqa: E402
+from quant_snn.quant_config import QuantConfig  # noqa: E402
 from quant_snn.train import RunConfig, evaluate, train  # noqa: E402
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from synthetic import write_dataset
 
-from quant_snn.config import CIFAR10, CIFAR100
 from quant_snn.data import ORIGIN_ENV
+from quant_snn.datasets import CIFAR10, CIFAR100
 from quant_snn.seeding import set_seed
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,6 +45,8 @@ def cifar100_dir(tmp_path_factory) -> Path:
 
 
 def script_env() -> dict:
+    """The environment of a subprocess: the repository and tests/ importable (the package need not be installed)."""
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "tests"), *filter(None, [env.get("PYTHONPATH")])])
     return env

@@ -9,8 +9,6 @@ updates of the two runs.
 import sys
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
-
 from quant_snn.distribute import request_cpu_devices  # noqa: E402 (no Keras import yet)
 
 if __name__ == "__main__":
@@ -20,7 +18,7 @@ if __name__ == "__main__":
     import numpy as np
     from synthetic import SMALL
 
-    from quant_snn.config import parse_tag
+    from quant_snn.quant_config import parse_tag
     from quant_snn.seeding import set_seed
     from quant_snn.train import RunConfig, build_training_model, train
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from quant_snn.architecture import VGG, Architecture, ConvSpec
-from quant_snn.config import DatasetSpec
 from quant_snn.data import write_batch
+from quant_snn.datasets import DatasetSpec
 
 # A three-convolution variant of the VGG (encoding layer, a ternary 3x3, a ternary 2x2 stride-2 "pooling"): tests of
 # the training loop's bookkeeping (resume, checkpoints, schedules) train it in a fraction of the VGG's compile time.

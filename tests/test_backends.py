@@ -14,7 +14,8 @@ from test_spiking_cli import random_model
 from track_imports import MARKER
 
 from quant_snn.cli import spiking_main
-from quant_snn.config import CIFAR10, QuantConfig
+from quant_snn.datasets import CIFAR10
+from quant_snn.quant_config import QuantConfig
 from quant_snn.train import RunConfig, train
 from quant_snn.weights import save_npz
 

@@ -1,7 +1,8 @@
 import pytest
 
-from quant_snn.config import FP32, QuantConfig, dataset_spec
+from quant_snn.datasets import dataset_spec
 from quant_snn.errors import UserError
+from quant_snn.quant_config import FP32, QuantConfig
 
 
 @pytest.mark.parametrize("k,B,levels,tag",
@@ -32,7 +33,7 @@ def test_unknown_dataset():
 
 @pytest.mark.parametrize("tag,expected", [("fp32", FP32), ("k1B2", QuantConfig(1, 2)), ("k2B0.5", QuantConfig(2, 0.5))])
 def test_parse_tag_round_trips(tag, expected):
-    from quant_snn.config import parse_tag
+    from quant_snn.quant_config import parse_tag
 
     assert parse_tag(tag) == expected and parse_tag(tag).tag == tag
     with pytest.raises(UserError):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from synthetic import write_archive, write_dataset
 
-from quant_snn.config import CIFAR10, CIFAR100
 from quant_snn.data import load_cifar, read_batch
+from quant_snn.datasets import CIFAR10, CIFAR100
 from quant_snn.errors import UserError
 
 

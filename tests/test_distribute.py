@@ -11,9 +11,10 @@ from synthetic import SMALL, write_dataset
 
 from quant_snn.augment import preprocess_test
 from quant_snn.cli import training_main
-from quant_snn.config import CIFAR10, QuantConfig, parse_tag
 from quant_snn.data import load_cifar
+from quant_snn.datasets import CIFAR10
 from quant_snn.model import build_network
+from quant_snn.quant_config import QuantConfig, parse_tag
 from quant_snn.spiking_utils import build_spiking_model
 from quant_snn.train import RunConfig, build_training_model, evaluate, train
 from quant_snn.weights import assign_params, read_npz

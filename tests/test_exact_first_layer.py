@@ -14,9 +14,9 @@ from keras.ops import convert_to_numpy as to_numpy
 from synthetic import SMALL, SMALL_CONVS
 from test_spiking import finish_params, random_params
 
-from quant_snn.config import QuantConfig
 from quant_snn.model import build_network
 from quant_snn.precision import compile_for_inference
+from quant_snn.quant_config import QuantConfig
 from quant_snn.spiking_utils import SpikingConv2D, build_spiking_model
 from quant_snn.thresholds import FoldedThresholds
 from quant_snn.weights import assign_params

@@ -17,9 +17,9 @@ from test_spiking import (
 )
 
 from quant_snn.architecture import VGG
-from quant_snn.config import QuantConfig
 from quant_snn.errors import UserError
 from quant_snn.export import ALWAYS, NEVER, integer_network, integer_thresholds, run_integer
+from quant_snn.quant_config import QuantConfig
 
 
 def assert_same_as_simulator(params, quant, convs, images):

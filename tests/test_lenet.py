@@ -13,10 +13,11 @@ import pytest
 from conftest import REPO
 
 from quant_snn.architecture import LENET
-from quant_snn.config import MNIST, QuantConfig
 from quant_snn.data import Dataset, load_dataset
+from quant_snn.datasets import MNIST
 from quant_snn.errors import UserError
 from quant_snn.mnist_data import write_idx
+from quant_snn.quant_config import QuantConfig
 from quant_snn.weights import check_npz, read_npz
 
 K1B2 = QuantConfig(1, 2)

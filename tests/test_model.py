@@ -5,9 +5,9 @@ from keras.ops import convert_to_numpy as to_numpy
 from synthetic import SMALL
 
 from quant_snn.architecture import VGG
-from quant_snn.config import FP32, QuantConfig
 from quant_snn.layers import QuantConv2D
 from quant_snn.model import build_network, conv_layers
+from quant_snn.quant_config import FP32, QuantConfig
 from quant_snn.quantizers import ActivationQuantizer
 from quant_snn.train import build_training_model
 

@@ -2,9 +2,10 @@
 
 import pytest
 
-from quant_snn.config import FP32, QuantConfig, RunFiles
 from quant_snn.errors import UserError
+from quant_snn.layout import RunLayout
 from quant_snn.names import NetworkName, is_spiking_name, parse_name
+from quant_snn.quant_config import FP32, QuantConfig
 from quant_snn.spiking_logs import log_dir_name, parse_log_dir_name
 
 
@@ -28,10 +29,10 @@ def test_names_that_cannot_name_one_network_are_refused(text, message):
 
 def test_two_networks_of_one_configuration_get_separate_files_and_log_folders():
     a, b = NetworkName(QuantConfig(1, 2), "original"), NetworkName(QuantConfig(1, 2), "fast60")
-    files = [RunFiles.of("out", "cifar10", n.quant, n.label) for n in (a, b)]
+    files = [RunLayout.of("out", "cifar10", n.quant, n.label) for n in (a, b)]
     assert [f.npz.name for f in files] == ["model_cifar_10_k1B2_original.npz", "model_cifar_10_k1B2_fast60.npz"]
     assert files[0].history.name == "history_model_cifar_10_k1B2_original.csv"
-    assert RunFiles.of("out", "cifar10", a.quant).npz.name == "model_cifar_10_k1B2.npz"  # the original's name
+    assert RunLayout.of("out", "cifar10", a.quant).npz.name == "model_cifar_10_k1B2.npz"  # the original's name
     assert [log_dir_name(str(n), 0.1) for n in (a, b)] == ["k1B2_original_noise0.1", "k1B2_fast60_noise0.1"]
 
 

@@ -18,9 +18,9 @@ from synthetic import arch_of  # noqa: E402
 from test_spiking import finish_params, random_params, simulate  # noqa: E402
 
 from quant_snn.architecture import VGG, ConvSpec  # noqa: E402
-from quant_snn.config import QuantConfig  # noqa: E402
 from quant_snn.export import integer_network  # noqa: E402
 from quant_snn.nir_export import write_nir  # noqa: E402
+from quant_snn.quant_config import QuantConfig  # noqa: E402
 
 
 class Heaviside(torch.nn.Module):

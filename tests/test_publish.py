@@ -6,8 +6,9 @@ import time
 import numpy as np
 import pytest
 
+from quant_snn.cli.commands import publish_main as main
 from quant_snn.errors import UserError
-from quant_snn.publish import SUMS_FILE, check_published, main, recorded_sums
+from quant_snn.publish import SUMS_FILE, check_published, recorded_sums
 from quant_snn.weights import read_npz
 
 

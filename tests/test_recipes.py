@@ -9,9 +9,10 @@ from synthetic import SMALL
 
 from quant_snn import train as train_module
 from quant_snn.cli import recipe_settings, training_parser
-from quant_snn.config import CIFAR10, FP32, QuantConfig
+from quant_snn.datasets import CIFAR10
 from quant_snn.errors import UserError
 from quant_snn.model import build_network, conv_layers
+from quant_snn.quant_config import FP32, QuantConfig
 from quant_snn.recipes import RECIPES, expand_recipe
 from quant_snn.reproduce import ReproduceConfig, finished_epochs, train_recipe
 from quant_snn.reproduce import run_config as reproduce_run_config

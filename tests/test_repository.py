@@ -29,8 +29,8 @@ def test_no_path_outside_the_repository():
 def test_the_numpy_core_loads_no_backend():
     """The integer form, the NIR export, the thresholds and the network descriptions are numpy only: a hardware tool
     chain can use them without Keras, TensorFlow, JAX or PyTorch."""
-    code = ("import sys; import quant_snn.architecture, quant_snn.config, quant_snn.thresholds, quant_snn.export, "
-            "quant_snn.nir_export; "
+    code = ("import sys; import quant_snn.architecture, quant_snn.quant_config, quant_snn.datasets, "
+            "quant_snn.layout, quant_snn.thresholds, quant_snn.export, quant_snn.nir_export; "
             "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -9,11 +9,13 @@ from test_spiking_cli import random_model
 
 import quant_snn.spiking_eval
 import quant_snn.train
-from quant_snn.config import FP32, QuantConfig
+from quant_snn.cli.commands import reproduce_main as main
 from quant_snn.epoch_end import write_history_csv
 from quant_snn.model import build_network
+from quant_snn.paths import REPO
 from quant_snn.publish import record_sum
-from quant_snn.reproduce import REPO, ReproduceConfig, main, run_all
+from quant_snn.quant_config import FP32, QuantConfig
+from quant_snn.reproduce import ReproduceConfig, run_all
 from quant_snn.spiking_logs import read_stats
 from quant_snn.weights import save_npz
 

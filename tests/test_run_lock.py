@@ -11,8 +11,8 @@ import time
 import pytest
 from conftest import REPO
 
-from quant_snn.config import QuantConfig
 from quant_snn.errors import UserError
+from quant_snn.quant_config import QuantConfig
 from quant_snn.run_lock import exclusive_run, lock_path
 from quant_snn.train import RunConfig, train
 

@@ -11,8 +11,8 @@ import pytest
 from conftest import REPO, script_env
 
 from quant_snn.cli import training_main
-from quant_snn.config import QuantConfig
 from quant_snn.model import build_network
+from quant_snn.quant_config import QuantConfig
 from quant_snn.weights import save_npz
 
 QUANT10 = str(REPO / "CIFAR10" / "Quant_VGG_CIFAR10.py")

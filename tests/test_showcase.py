@@ -7,12 +7,14 @@ import numpy as np
 from synthetic import SMALL
 
 import quant_snn.showcase
-from quant_snn.config import FP32, QuantConfig
+from quant_snn.cli.commands import publish_main
+from quant_snn.cli.commands import showcase_main as main
 from quant_snn.model import build_network
 from quant_snn.names import parse_name
+from quant_snn.paths import REPO
 from quant_snn.publish import check_published
-from quant_snn.publish import main as publish_main
-from quant_snn.showcase import REPO, Shown, committed_match, default_noise, main, run_showcase, table
+from quant_snn.quant_config import FP32, QuantConfig
+from quant_snn.showcase import Shown, committed_match, default_noise, run_showcase, table
 from quant_snn.spiking_logs import read_stats
 from quant_snn.weights import save_npz
 

@@ -12,8 +12,8 @@ from snn_oracle import im2col, run_oracle
 from synthetic import arch_of
 
 from quant_snn.architecture import VGG, ConvSpec
-from quant_snn.config import QuantConfig
 from quant_snn.model import build_network
+from quant_snn.quant_config import QuantConfig
 from quant_snn.quantizers import ActivationQuantizer, quantize_activation
 from quant_snn.spiking_utils import build_spiking_model, window_coverage
 from quant_snn.thresholds import fold_batchnorm

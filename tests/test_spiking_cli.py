@@ -10,8 +10,8 @@ import pytest
 from conftest import REPO, script_env
 
 from quant_snn.cli import spiking_main
-from quant_snn.config import FP32, QuantConfig
 from quant_snn.model import build_network
+from quant_snn.quant_config import FP32, QuantConfig
 from quant_snn.seeding import set_seed
 from quant_snn.weights import model_params, save_npz
 

@@ -8,13 +8,14 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO, script_env
+from conftest import script_env
 from keras.ops import convert_to_numpy as to_numpy
 from synthetic import SMALL
 
-from quant_snn.config import CIFAR10, FP32, QuantConfig
 from quant_snn.data import load_cifar
+from quant_snn.datasets import CIFAR10
 from quant_snn.errors import UserError
+from quant_snn.quant_config import FP32, QuantConfig
 from quant_snn.seeding import set_seed
 from quant_snn.train import RunConfig, build_training_model, compile_model, evaluate, train
 
@@ -103,8 +104,7 @@ def test_fresh_start_never_overwrites_an_earlier_run(tmp_path, cifar10_dir):
 def test_killed_run_loses_at_most_the_epoch_in_progress(tmp_path, cifar10_dir):
     """A training process (the small VGG variant, as test_train's in-process runs) killed with SIGKILL."""
     out = tmp_path / "out"
-    program = (f"import sys; sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'tests')!r}]\n"
-               "from quant_snn.config import QuantConfig\nfrom quant_snn.train import RunConfig, train\n"
+    program = ("from quant_snn.quant_config import QuantConfig\nfrom quant_snn.train import RunConfig, train\n"
                "from synthetic import SMALL, SMALL_CONVS\n"
                f"train(RunConfig(dataset='cifar10', quant=QuantConfig(1, 2), data_dir={str(cifar10_dir)!r}, "
                f"output_dir={str(out)!r}, epochs=50, batch_size=4, verbose=0, seed=3, arch=SMALL))\n")

@@ -3,9 +3,9 @@ import pytest
 from keras.ops import convert_to_numpy as to_numpy
 
 from quant_snn.architecture import VGG
-from quant_snn.config import FP32, QuantConfig
 from quant_snn.errors import UserError
 from quant_snn.model import build_network
+from quant_snn.quant_config import FP32, QuantConfig
 from quant_snn.weights import load_npz, model_params, read_npz, save_npz
 
 K1B2 = QuantConfig(1, 2)

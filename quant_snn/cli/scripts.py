@@ -1,106 +1,28 @@
-"""Argument parsing for the per-dataset scripts, which stay thin: they call :func:`training_main`.
-
-The original flags work as written in docs/DESIGN.md (``--resume`` takes a Python literal such as ``True``).
-"""
+"""Entry points of the original scripts (``Quant_*``, ``FP32_*``, ``Spiking_*``, ``figs/*.py``), which stay thin:
+argument parsing here, the work in the library modules. The original flags work as written in docs/DESIGN.md
+(``--resume`` takes a Python literal such as ``True``)."""
 
 from __future__ import annotations
 
 import argparse
-import ast
-import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import UserError
-from .quiet import quiet_native_logs
-
-
-def literal_bool(text: str) -> bool:
-    """Parse ``True``/``False`` (a Python literal, as the original did) and also ``true``/``1``/``0``."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        value = None
-    if isinstance(value, bool):
-        return value
-    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
-
-
-def repo_root(script_path: str | os.PathLike) -> Path:
-    """Dataset scripts live in ``<repo>/CIFAR10/``, ``<repo>/CIFAR100/``, ``<repo>/LeNet/`` (figure scripts one
-    level deeper)."""
-    path = Path(script_path).resolve().parent
-    while path.parent != path and not (path / "quant_snn").is_dir():
-        path = path.parent
-    return path
-
-
-def add_quant_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--k", type=int, default=1, help="activation level k: 2^k steps per unit (default 1)")
-    parser.add_argument("--B", type=float, default=2.0, help="activation upper bound B (default 2)")
-
-
-def add_common_flags(parser: argparse.ArgumentParser, script_path: str) -> None:
-    parser.add_argument("--data_dir", type=Path, default=repo_root(script_path) / "data",
-                        help="folder holding (or receiving) the CIFAR archive (default: the repository's data/)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and augmentation")
-
-
-def add_parallel_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--distribute", type=literal_bool, default=False,
-                        help="data-parallel training over all local devices (TensorFlow or JAX backend); "
-                             "--batch_size stays the global batch")
-    parser.add_argument("--cpu_devices", type=int, default=None,
-                        help="split the CPU into this many logical devices (to try --distribute without GPUs)")
-    from .config import PRECISIONS
-
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
-                        help="training compute precision (default float32); evaluation is always float32")
-
-
-def add_recipe_flags(parser: argparse.ArgumentParser, init: bool = True) -> None:
-    from .recipes import OPTIMIZERS, RECIPES, SCHEDULES  # no Keras import: --help stays fast
-
-    parser.add_argument("--recipe", choices=tuple(RECIPES), default="original",
-                        help="original (default: Adam, constant rate), fast (40 epochs) or fast60 (fast, then a "
-                             "20-epoch warm restart); fills in the flags below that are not given, and prints them")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="adam (default) or sgd (Nesterov 0.9)")
-    parser.add_argument("--schedule", choices=SCHEDULES, default=None,
-                        help="learning rate per step: constant (default), cosine or onecycle over --epochs")
-    parser.add_argument("--warmup_epochs", type=float, default=None, help="cosine/onecycle linear warm-up (epochs)")
-    parser.add_argument("--weight_decay", type=float, default=None,
-                        help="decoupled weight decay per step, times the learning rate (default 0)")
-    parser.add_argument("--label_smoothing", type=float, default=None, help="label smoothing (default 0)")
-    parser.add_argument("--restart_epoch", type=int, default=None,
-                        help="cosine/onecycle: restart the schedule after this many epochs (SGDR warm restart; "
-                             "default none); a run that finished those epochs continues with --resume True")
-    parser.add_argument("--restart_learning_rate", type=float, default=None,
-                        help="the restarted schedule's peak learning rate")
-    if init:
-        parser.add_argument("--init_npz", type=Path, default=None,
-                            help="start a new run from this weights file (e.g. a trained FP32 npz for a quantized run)")
-
-
-def recipe_settings(args: argparse.Namespace, network: str = "vgg") -> dict:
-    """The recipe's flags completed by the ones given; printed when a named recipe other than the original is used."""
-    from .recipes import expand_recipe, recipe_flags
-
-    keys = ("optimizer", "schedule", "learning_rate", "epochs", "warmup_epochs", "weight_decay", "label_smoothing",
-            "restart_epoch", "restart_learning_rate")
-    values = expand_recipe(args.recipe, {key: getattr(args, key) for key in keys}, network)
-    if args.recipe != "original":
-        print(f"--recipe {args.recipe}: {recipe_flags(values)}", flush=True)
-    return values
+from ..quiet import quiet_native_logs
+from .flags import (
+    add_common_flags,
+    add_parallel_flags,
+    add_quant_flags,
+    add_recipe_flags,
+    literal_bool,
+    recipe_settings,
+    run_cli,
+)
 
 
 def training_parser(dataset: str, quantized: bool, script_path: str) -> argparse.ArgumentParser:
-    from .config import dataset_spec
+    from ..datasets import dataset_spec
 
     spec = dataset_spec(dataset)
     kind = "quantized (ternary weights, k/B activations)" if quantized else "full-precision"
@@ -112,7 +34,7 @@ def training_parser(dataset: str, quantized: bool, script_path: str) -> argparse
     parser.add_argument("--overwrite", type=literal_bool, default=False,
                         help="with --resume False over an earlier run: move its files into a time-stamped folder "
                              "and start anew (default False: refuse)")
-    from .recipes import recipe_for
+    from ..recipes import recipe_for
 
     parser.add_argument("--learning_rate", type=float, default=None,
                         help="learning rate, the peak of a decaying schedule (default "
@@ -138,36 +60,22 @@ def training_parser(dataset: str, quantized: bool, script_path: str) -> argparse
     return parser
 
 
-def run_cli(
-    main: Callable[[], int | None],
-    interrupted: str = "interrupted: the last finished epoch is saved; continue with --resume True",
-) -> int:
-    """Run ``main`` and turn a :class:`UserError` into one line on stderr (exit 2), Ctrl-C into ``interrupted``."""
-    try:
-        return int(main() or 0)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(interrupted, file=sys.stderr)
-        return 130
-
-
 def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequence[str] | None = None) -> int:
     """Entry point of ``Quant_VGG_*.py`` (quantized=True) and ``FP32_VGG_*.py`` (quantized=False)."""
     quiet_native_logs()
     args = training_parser(dataset, quantized, script_path).parse_args(argv)
 
     def main() -> None:
-        from .config import FP32, QuantConfig, dataset_spec
+        from ..datasets import dataset_spec
+        from ..quant_config import FP32, QuantConfig
 
         quant = QuantConfig(args.k, args.B) if quantized else FP32
         recipe = recipe_settings(args, dataset_spec(dataset).network)
         if args.cpu_devices:
-            from .distribute import request_cpu_devices
+            from ..distribute import request_cpu_devices
 
             request_cpu_devices(args.cpu_devices)  # before Keras imports JAX
-        from .train import RunConfig, evaluate, train  # imports Keras: after the flags are known to be sane
+        from ..train import RunConfig, evaluate, train  # imports Keras: after the flags are known to be sane
 
         cfg = RunConfig(
             dataset=dataset, quant=quant, data_dir=args.data_dir, output_dir=args.output_dir, mode=args.mode,
@@ -187,7 +95,7 @@ def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequenc
 
 
 def spiking_parser(dataset: str, script_path: str) -> argparse.ArgumentParser:
-    from .config import dataset_spec
+    from ..datasets import dataset_spec
 
     spec = dataset_spec(dataset)
     parser = argparse.ArgumentParser(
@@ -227,15 +135,16 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
     args = spiking_parser(dataset, script_path).parse_args(argv)
 
     def main() -> None:
-        from .config import QuantConfig, RunFiles
-        from .names import NetworkName
+        from ..layout import RunLayout
+        from ..names import NetworkName
+        from ..quant_config import QuantConfig
 
         quant = QuantConfig(args.k, args.B)
         NetworkName(quant, args.label)  # a label that cannot name files: one error line before anything is read
-        npz = args.npz or RunFiles.of(Path(script_path).resolve().parent, dataset, quant, args.label).npz
+        npz = args.npz or RunLayout.of(Path(script_path).resolve().parent, dataset, quant, args.label).npz
         if args.export_nir is not None:
             return export_nir_main(dataset, quant, npz, args.export_nir, args.overwrite)
-        from .spiking_eval import SpikingRunConfig, run_spiking
+        from ..spiking_eval import SpikingRunConfig, run_spiking
 
         cfg = SpikingRunConfig(
             dataset=dataset, quant=quant, npz=npz, data_dir=args.data_dir, figs_dir=args.figs_dir,
@@ -261,11 +170,11 @@ def spiking_main(dataset: str, script_path: str, argv: Sequence[str] | None = No
 def export_nir_main(dataset: str, quant, npz: Path, target: Path, overwrite: bool = False) -> None:
     """``--export_nir``: check the target and the npz against the flags like an evaluation would, then write the NIR
     graph."""
-    from .atomic import check_new_file
-    from .config import dataset_spec
-    from .export import integer_network
-    from .nir_export import write_nir
-    from .weights import check_npz, read_npz, unconfirmed
+    from ..atomic import check_new_file
+    from ..datasets import dataset_spec
+    from ..export import integer_network
+    from ..nir_export import write_nir
+    from ..weights import check_npz, read_npz, unconfirmed
 
     check_new_file(target, overwrite=overwrite, inputs=(npz,))
     arch = dataset_spec(dataset).architecture
@@ -282,7 +191,7 @@ def export_nir_main(dataset: str, quant, npz: Path, target: Path, overwrite: boo
 
 def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str] | None = None) -> int:
     """Entry point of ``figs/<figure>.py``: plots the logs found beside the script (or in ``--figs_dir``)."""
-    from .config import dataset_spec
+    from ..datasets import dataset_spec
 
     spec = dataset_spec(dataset)
     parser = argparse.ArgumentParser(description=f"Plot the {figure} figure from the spiking logs of {spec.title}.")
@@ -294,7 +203,7 @@ def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str]
     args = parser.parse_args(argv)
 
     def main() -> None:
-        from .figures import FIGURES
+        from ..figures import FIGURES
 
         configs = [c.strip() for c in args.configs.split(",") if c.strip()] if args.configs else None
         spiking = f"{spec.scripts}/Spiking_{spec.script_name}.py"
@@ -306,7 +215,7 @@ def figure_main(figure: str, dataset: str, script_path: str, argv: Sequence[str]
 
 def curves_main(dataset: str, script_path: str, argv: Sequence[str] | None = None) -> int:
     """Entry point of ``figs/training.py``: per-epoch test accuracy from the dataset folder's ``histories/``."""
-    from .config import dataset_spec
+    from ..datasets import dataset_spec
 
     here = Path(script_path).resolve().parent
     parser = argparse.ArgumentParser(
@@ -320,7 +229,7 @@ def curves_main(dataset: str, script_path: str, argv: Sequence[str] | None = Non
     args = parser.parse_args(argv)
 
     def main() -> None:
-        from .curves import training_figure
+        from ..curves import training_figure
 
         for path in training_figure(args.histories, args.figs_dir, args.focus, args.recipe):
             print(f"saved {path}")
@@ -328,40 +237,3 @@ def curves_main(dataset: str, script_path: str, argv: Sequence[str] | None = Non
     return run_cli(main, "interrupted")
 
 
-DEFAULT_CONFIGS = "fp32,k0B1,k0B2,k1B2"  # quant_snn.reproduce's default table
-
-
-def reproduce_parser(description: str) -> argparse.ArgumentParser:
-    """The flags of ``python -m quant_snn.reproduce``."""
-    parser = argparse.ArgumentParser(prog="python -m quant_snn.reproduce", description=description)
-    parser.add_argument("--dataset", choices=("cifar10", "cifar100", "mnist"), default="cifar10")
-    parser.add_argument("--configs", default=DEFAULT_CONFIGS,
-                        help=f"comma-separated networks: configurations, each optionally with a label that names its "
-                             f"files (k1B2_fast60: model_..._k1B2_fast60.npz, figs/k1B2_fast60/) (default "
-                             f"{DEFAULT_CONFIGS})")
-    parser.add_argument("--noise", default="0,0.1,0.2", help="noise ratios for the SNN runs (default 0,0.1,0.2)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="total epochs per configuration (default: the recipe's; original: 400 for the VGG-Net, "
-                             "200 for the LeNet)")
-    parser.add_argument("--data_dir", type=Path, default=repo_root(__file__) / "data")
-    parser.add_argument("--output_dir", type=Path, default=None,
-                        help="default: runs/<dataset>/ (git-ignored); "
-                             "--output_dir CIFAR10 rewrites the committed table")
-    parser.add_argument("--batch_size", type=int, default=None, help="default: the original's (200; MNIST 128)")
-    parser.add_argument("--snn_batch_size", type=int, default=None, help="default: the original's (50; MNIST 200)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="spiking runs on the first LIMIT test images only")
-    parser.add_argument("--noise_configs", default=None,
-                        help="comma-separated configurations that get the noisy SNN runs (default: all quantized)")
-    parser.add_argument("--trained_on", action="append", default=None, metavar="[NAME=]TEXT",
-                        help="where the reused weights were trained, when not here: TEXT for every row, NAME=TEXT for "
-                             "the network NAME's row (repeat the flag; a column of the results table)")
-    parser.add_argument("--weights", type=Path, default=None,
-                        help="train nothing: take each network's npz from this folder (e.g. CIFAR10/published), "
-                             "else from --output_dir")
-    parser.add_argument("--train_only", type=literal_bool, default=False, help="stop after training (True/False)")
-    add_parallel_flags(parser)
-    add_recipe_flags(parser, init=False)
-    parser.add_argument("--learning_rate", type=float, default=None,
-                        help="learning rate (original: 0.001 for the first half, a tenth after; else the peak)")
-    return parser
