@@ -8,28 +8,19 @@ that names the file and what to do. Only numpy and ``keras.utils.get_file`` are 
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import pickle
-import signal
-import socket
 import tarfile
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .datasets import DatasetSpec
+from .download import ORIGIN_ENV, fetch, md5_of
 from .errors import UserError
 from .safe_pickle import UnsafePickle, load_arrays_pickle
-
-DOWNLOAD_TIMEOUT_S = 60.0  # seconds without an answer from the server
-STALL_WINDOW_S, STALL_MIN_BYTES, STALL_CHECK_S = 120.0, 64 * 1024, 10.0  # a download slower than this has stalled
 
 
 @dataclass
@@ -73,12 +64,14 @@ def read_batch(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
         raise UserError(f"dataset file {path} has pixel values that are not whole numbers in 0..255: "
                         f"{_how_to_fix(spec, folder)}")
     data, labels = raw_data.astype(np.uint8), raw_labels.astype(np.int64)
-    if data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (data.shape[0],):
+    height, width, channels = spec.pixels  # a row holds the image channel by channel (the official layout)
+    row = height * width * channels
+    if data.ndim != 2 or data.shape[1] != row or labels.shape != (data.shape[0],):
         raise UserError(
-            f"dataset file {path} has data of shape {data.shape} and {labels.size} labels, expected N x 3072 "
+            f"dataset file {path} has data of shape {data.shape} and {labels.size} labels, expected N x {row} "
             f"and N labels: {_how_to_fix(spec, folder)}"
         )
-    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    images = data.reshape(-1, channels, height, width).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), labels.astype(np.int32)
 
 
@@ -97,74 +90,22 @@ def _read_split(folder: Path, names: tuple[str, ...], spec: DatasetSpec) -> tupl
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def _md5(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "md5").hexdigest()
-
-
-@contextlib.contextmanager
-def _stall_watchdog(target: Path) -> Iterator[None]:
-    """Abort a download whose file grows by less than STALL_MIN_BYTES in STALL_WINDOW_S seconds (a server that
-    sends a byte now and then never trips the per-read socket timeout). Main thread on POSIX only (SIGALRM)."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    sizes: list[tuple[float, int]] = []
-
-    def check(signum, frame) -> None:
-        now, size = time.monotonic(), target.stat().st_size if target.exists() else 0
-        sizes.append((now, size))
-        old = [(t, n) for t, n in sizes if now - t >= STALL_WINDOW_S]
-        if old and size - old[-1][1] < STALL_MIN_BYTES:
-            raise TimeoutError(f"the download stalled: {size - old[-1][1]} bytes in the last {STALL_WINDOW_S:g} s")
-
-    previous = signal.signal(signal.SIGALRM, check)
-    signal.setitimer(signal.ITIMER_REAL, STALL_CHECK_S, STALL_CHECK_S)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def download_archive(spec: DatasetSpec, data_dir: Path, origin: str | None = None) -> tuple[Path, bool]:
     """The archive in ``data_dir``: one already there is used if it has the official md5 and otherwise refused,
     never replaced or deleted (it may be the user's only copy); else it is downloaded, verified, and removed again
     on any failure. Returns the path and whether this call downloaded it."""
-    import keras  # only needed when downloading
-
-    data_dir.mkdir(parents=True, exist_ok=True)  # get_file silently uses /tmp/.keras if cache_dir is missing
+    data_dir.mkdir(parents=True, exist_ok=True)
     target = data_dir / spec.archive
     if target.exists():
-        found = _md5(target) if target.is_file() else "not a file"
+        found = md5_of(target) if target.is_file() else "not a file"
         if found != spec.md5:
             raise UserError(f"{target} is not the official {spec.archive} (md5 {found}, expected {spec.md5}); it was "
                             f"left as it is: move it away to download the archive, or put the extracted "
                             f"{spec.folder}/ folder beside it")
         return target, False
-    previous_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # a server that never answers ends in one error, not a hang
-    try:
-        with _stall_watchdog(target):
-            path = keras.utils.get_file(
-                fname=spec.archive,
-                origin=origin or spec.url,
-                file_hash=spec.md5,
-                cache_dir=str(data_dir.resolve()),
-                cache_subdir="",
-                extract=False,
-            )
-    except BaseException as exc:
-        target.unlink(missing_ok=True)  # this call's own partial or unverified download
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise UserError(
-            f"could not download {spec.archive} from {origin or spec.url} ({type(exc).__name__}: {exc}); "
-            f"put the archive (md5 {spec.md5}) or its extracted {spec.folder}/ folder into {data_dir}"
-        ) from None
-    finally:
-        socket.setdefaulttimeout(previous_timeout)
-    return Path(path), True
+    fetch(origin or spec.url, target, spec.md5,
+          f"put the archive (md5 {spec.md5}) or its extracted {spec.folder}/ folder into {data_dir}")
+    return target, True
 
 
 def extract_archive(archive: Path, spec: DatasetSpec, data_dir: Path, downloaded: bool = True) -> Path:
@@ -186,10 +127,6 @@ def extract_archive(archive: Path, spec: DatasetSpec, data_dir: Path, downloaded
             raise UserError(f"archive {archive} holds no {spec.folder}/ folder; delete it and run again")
         os.replace(extracted, final)
     return final
-
-
-# Set to a base URL (or file:// folder) holding the archives to download from a mirror instead of the official site.
-ORIGIN_ENV = "QUANT_SNN_DATA_ORIGIN"
 
 
 def archive_origin(spec: DatasetSpec) -> str:
@@ -238,8 +175,8 @@ def load_dataset(spec: DatasetSpec, data_dir: str | os.PathLike) -> Dataset:
 
 
 def write_batch(path: Path, images: np.ndarray, labels: np.ndarray, label_key: bytes) -> None:
-    """Write images (N x 32 x 32 x 3 uint8) in the official pickled layout; used for synthetic test data."""
-    rows = np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(len(images), 3072))
+    """Write images (N x H x W x C uint8) in the official pickled layout; used for synthetic test data."""
+    rows = np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(len(images), -1))
     with open(path, "wb") as f:
         pickle.dump({b"data": rows, label_key: [int(v) for v in labels]}, f, protocol=2)
 

@@ -8,7 +8,7 @@ import csv
 import io
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import keras
 import numpy as np
@@ -16,10 +16,23 @@ import numpy as np
 from .atomic import atomic_write_text
 from .checkpoint import save_checkpoint
 from .precision import full_float32
+from .quant_config import QuantConfig
 from .weights import assign_params, model_params, save_npz
 
-if TYPE_CHECKING:
-    from .train import RunConfig
+
+class RunFilesAndRecord(Protocol):
+    """What an epoch's end needs of a run (``train.RunConfig`` provides it): where its files go and what they
+    record."""
+
+    dataset: str
+    quant: QuantConfig
+    npz_path: Path
+    history_path: Path
+    checkpoint_path: Path
+
+    def training(self) -> dict: ...
+
+    def describe(self) -> dict: ...
 
 
 HISTORY_FIELDS = ("epoch", "learning_rate", "loss", "accuracy", "test_loss", "test_accuracy", "seconds")
@@ -54,7 +67,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
     """After every epoch: test the npz's weights, then write weights npz, CSV history and checkpoint, each
     replaced atomically, the checkpoint last."""
 
-    def __init__(self, cfg: RunConfig, core: keras.Model, history: list[dict], test: NpzTest):
+    def __init__(self, cfg: RunFilesAndRecord, core: keras.Model, history: list[dict], test: NpzTest):
         super().__init__()
         self.cfg = cfg
         self.core = core

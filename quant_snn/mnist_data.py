@@ -13,13 +13,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import socket
 import struct
 from pathlib import Path
 
 import numpy as np
 
 from .datasets import DatasetSpec
+from .download import ORIGIN_ENV, fetch
 from .errors import UserError
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
@@ -47,28 +47,10 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _download(spec: DatasetSpec, name: str, gz_md5: str, folder: Path) -> Path:
-    import keras  # only needed when downloading
-
-    from .data import DOWNLOAD_TIMEOUT_S, ORIGIN_ENV, _stall_watchdog
-
     base = os.environ.get(ORIGIN_ENV, spec.url).rstrip("/") + "/"
-    target = folder / f"{name}.gz"
     print(f"{name} not found in {folder}: downloading {base}{name}.gz", flush=True)
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
-    try:
-        with _stall_watchdog(target):  # a server that trickles bytes ends in one error, as for CIFAR
-            keras.utils.get_file(fname=f"{name}.gz", origin=f"{base}{name}.gz", file_hash=gz_md5,
-                                 cache_dir=str(folder.resolve()), cache_subdir="", extract=False)
-    except BaseException as exc:
-        target.unlink(missing_ok=True)  # this call's own partial or unverified download
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise UserError(f"could not download {name}.gz from {base} ({type(exc).__name__}: {exc}); put the official "
-                        f"MNIST files (plain or .gz) into {folder}") from None
-    finally:
-        socket.setdefaulttimeout(previous)
-    return target
+    return fetch(f"{base}{name}.gz", folder / f"{name}.gz", gz_md5,
+                 f"put the official MNIST files (plain or .gz) into {folder}")
 
 
 def read_idx_file(spec: DatasetSpec, folder: Path, name: str) -> bytes:

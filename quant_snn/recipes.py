@@ -32,10 +32,14 @@ NETWORK_RECIPES: dict[str, dict[str, dict[str, object]]] = {
 }
 
 
+# Runs of the original recipe: the VGG-Net trains 200 epochs at 1e-3, then 200 at 1e-4 (``--resume True``); the
+# LeNet 200 epochs at 1e-4.
+ORIGINAL_PHASES = {"vgg": 2, "lenet": 1}
+
+
 def original_phases(network: str) -> int:
-    """Runs of the original recipe: the VGG-Net trains 200 epochs at 1e-3, then 200 at 1e-4 (``--resume True``);
-    the LeNet 200 epochs at 1e-4."""
-    return 1 if network == "lenet" else 2
+    """How many constant-rate runs the original recipe makes for ``network`` (each at a tenth of the last rate)."""
+    return ORIGINAL_PHASES.get(network, 2)
 
 
 def recipe_for(name: str, network: str = "vgg") -> dict[str, object]:

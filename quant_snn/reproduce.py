@@ -13,110 +13,14 @@ nothing finished.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from .architecture import Architecture
 from .atomic import atomic_write_text
-from .datasets import DEFAULT_NOISE, DEFAULT_TABLE, dataset_spec
+from .datasets import dataset_spec
 from .errors import UserError
-from .flag_checks import check_noise_ratio
-from .layout import RunLayout, results_file, spiking_script
-from .names import NetworkName, parse_name
-from .paths import REPO
+from .layout import HISTORIES, RunLayout, spiking_script
+from .names import NetworkName
+from .reproduce_config import ReproduceConfig
 from .spiking_logs import STATS_VERSION, read_stats
-
-
-@dataclass
-class ReproduceConfig:
-    dataset: str = "cifar10"
-    configs: list[str] = field(default_factory=lambda: list(DEFAULT_TABLE))
-    noise: list[float] = field(default_factory=lambda: list(DEFAULT_NOISE))
-    epochs: int = 400
-    data_dir: Path = REPO / "data"
-    output_dir: Path | None = None
-    batch_size: int | None = None  # default: the original's for the dataset (200 CIFAR, 128 MNIST)
-    snn_batch_size: int | None = None  # default: the original's (50 CIFAR, 200 MNIST)
-    seed: int = 0
-    limit: int | None = None
-    verbose: int = 2
-    distribute: bool = False
-    cpu_devices: int | None = None
-    precision: str = "float32"
-    recipe: str = "original"
-    training: dict = field(default_factory=dict)  # flags given on the command line (None where left out)
-    train_only: bool = False
-    noise_configs: list[str] | None = None  # noisy SNN runs only for these (default: every quantized one)
-    trained_on: list[str] = field(default_factory=list)  # where training ran: "TEXT" (every row) or "NAME=TEXT"
-    weights: Path | None = None  # take the networks from this folder (else from output_dir) and train nothing
-    arch: Architecture | None = None  # the network, None: the dataset's (tests run small variants)
-
-    def __post_init__(self) -> None:
-        from .recipes import expand_recipe
-
-        spec = dataset_spec(self.dataset)
-        self.arch = self.arch or spec.architecture
-        self.batch_size = self.batch_size or spec.batch_size
-        self.snn_batch_size = self.snn_batch_size or spec.snn_batch_size
-        settings = expand_recipe(self.recipe, {**self.training, "epochs": None}, spec.network)
-        settings.pop("epochs")
-        self.settings = settings  # optimizer, schedule, learning_rate, warmup_epochs, weight_decay, label_smoothing,
-        # and restart_epoch, restart_learning_rate where the recipe or the flags set them
-        self.networks = {name: parse_name(name) for name in self.configs}
-        if not self.configs:
-            raise UserError("--configs names no configuration (e.g. --configs fp32,k1B2)")
-        if self.epochs < 1:
-            raise UserError(f"--epochs must be at least 1, got {self.epochs}")
-        if self.limit is not None and self.limit < 1:
-            raise UserError(f"--limit must be at least 1, got {self.limit}")
-        from .seeding import check_seed
-
-        check_seed(self.seed)
-        for ratio in self.noise:
-            check_noise_ratio(ratio, "--noise ratios")
-        if 0 not in self.noise:
-            raise UserError("--noise must include 0, the noiseless run that the table and the figures need "
-                            "(e.g. --noise 0,0.1,0.2)")
-        unknown = sorted(set(self.noise_configs or ()) - set(self.configs))
-        if unknown:
-            raise UserError(f"--noise_configs {','.join(unknown)} not among --configs {','.join(self.configs)}")
-        # never the committed results by default: those are rewritten only when asked for (--output_dir CIFAR10)
-        self.output_dir = Path(self.output_dir or REPO / "runs" / self.dataset)
-        self.data_dir = Path(self.data_dir)
-        self.trained_where = parse_trained_on(self.trained_on, self.configs)
-        if self.weights is not None:
-            self.weights = Path(self.weights)
-            if not self.weights.is_dir():
-                raise UserError(f"--weights {self.weights}: no such folder")
-            if self.train_only:
-                raise UserError("--weights trains nothing: --train_only True has nothing to do")
-
-    def noise_for(self, name: str) -> list[float]:
-        """Noise ratios of the spiking runs of the network ``name`` (always 0; the noisy ones if chosen for it)."""
-        if self.noise_configs is None or name in self.noise_configs:
-            return self.noise
-        return [p for p in self.noise if p == 0]
-
-    @property
-    def results_path(self) -> Path:
-        return results_file(self.output_dir, dataset_spec(self.dataset))
-
-
-def parse_trained_on(entries: Sequence[str], names: Sequence[str]) -> dict[str | None, str]:
-    """``--trained_on`` entries, each ``NAME=TEXT`` (the row of the network NAME, one of ``names``) or ``TEXT``
-    (every other row), as a dict keyed by network name (None: every other row)."""
-    where: dict[str | None, str] = {}
-    for entry in entries:
-        name, sep, text = entry.partition("=")
-        key = name.strip() if sep and name.strip() in names else None
-        text = (text if key is not None else entry).strip()
-        if not text:
-            raise UserError(f"--trained_on {entry!r} says nothing about where the network was trained")
-        if key in where:
-            raise UserError(f"--trained_on given twice for {key or 'every row'}")
-        where[key] = text
-    return where
 
 
 def run_config(cfg: ReproduceConfig, network: NetworkName, **kwargs):
@@ -254,6 +158,11 @@ def run_all(cfg: ReproduceConfig) -> list[str]:
         if quantized and (figure_name != "noise" or any(p > 0 for p in cfg.noise)):
             figure(figs_dir, quantized, spiking_script(spec))
     write_results(cfg)
+    histories = cfg.output_dir / HISTORIES
+    if any(histories.glob("*.csv")):
+        from .curves import training_figure
+
+        training_figure(histories, figs_dir)
     return performed
 
 
@@ -268,7 +177,11 @@ def write_results(cfg: ReproduceConfig) -> None:
     for name, network in cfg.networks.items():
         quantized = network.quant.quantized
         files = run_files(cfg, network)
-        histories = [cfg.output_dir / "histories" / f"{name}.csv", files.history]
+        curve = RunLayout(cfg.output_dir, files.spec, network).curve(None if cfg.weights else cfg.recipe)
+        if files.history.is_file() and files.folder == cfg.output_dir:  # trained here: the figure's copy follows
+            curve.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(curve, files.history.read_text())
+        histories = [curve, files.history]
         entries.append(TableEntry(
             name=name, tag=network.tag, npz=read_npz(files.npz)[1], npz_path=files.npz,
             trained_on=cfg.trained_where.get(name, cfg.trained_where.get(None)),

@@ -17,7 +17,7 @@ from .paper import PAPER_ANN, PAPER_EPOCHS, PAPER_NOISE, paper_snn
 from .paths import REPO, repo_relative
 
 if TYPE_CHECKING:
-    from .reproduce import ReproduceConfig
+    from .reproduce_config import ReproduceConfig
     from .spiking_logs import SpikingStats
     from .weights import NpzInfo
 

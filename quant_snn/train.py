@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -318,6 +319,12 @@ def check_resumable(cfg: RunConfig, saved: dict) -> None:
                         "with the same flags (or start anew with --resume False)")
 
 
+def progress_verbosity(verbose: int | str) -> int | str:
+    """A progress bar only on a terminal: piped into a file, a bar is a line of control characters, so it becomes
+    Keras' one line per run (2)."""
+    return 2 if verbose in (1, "auto") and not sys.stdout.isatty() else verbose
+
+
 def evaluate(cfg: RunConfig, data: Dataset | None = None) -> tuple[float, float]:
     """Test loss and accuracy of the saved weights file (``cfg.inference_npz`` or the run's own npz)."""
     spec = dataset_spec(cfg.dataset)
@@ -327,7 +334,8 @@ def evaluate(cfg: RunConfig, data: Dataset | None = None) -> tuple[float, float]
     data = data or load_dataset(spec, cfg.data_dir)
     compile_model(model, cfg.learning_rate)
     loss, accuracy = model.evaluate(
-        _as_float(data.x_test), data.y_test, batch_size=cfg.batch_size, verbose=cfg.verbose, return_dict=False
+        _as_float(data.x_test), data.y_test, batch_size=cfg.batch_size, verbose=progress_verbosity(cfg.verbose),
+        return_dict=False
     )
     return float(loss), float(accuracy)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from synthetic import write_dataset
 
-from quant_snn.data import ORIGIN_ENV
 from quant_snn.datasets import CIFAR10, CIFAR100
+from quant_snn.download import ORIGIN_ENV
 from quant_snn.seeding import set_seed
 
 REPO = Path(__file__).resolve().parents[1]

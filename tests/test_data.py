@@ -143,7 +143,7 @@ def test_a_server_that_stalls_ends_in_one_error(tmp_path, monkeypatch):
     import threading
     import time
 
-    import quant_snn.data as data_module
+    import quant_snn.download as data_module
 
     class Trickle(http.server.BaseHTTPRequestHandler):
         def do_GET(self):

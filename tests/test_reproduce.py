@@ -66,6 +66,10 @@ def test_resumes_after_interruptions_and_redoes_nothing(tmp_path, cifar10_dir, m
 
     for name in ("accuracy", "sparsity", "sops", "firing_rates", "noise"):
         assert (out / "figs" / f"{name}.png").is_file() and f"figs/{name}.png" in table
+    # the training figure's copy of each history, named <config>_<recipe>, follows the run's own history
+    history = (out / "history_model_cifar_10_k0B1.csv").read_text()
+    assert (out / "histories" / "k0B1_original.csv").read_text() == history
+    assert (out / "figs" / "training.png").is_file()
     replace_weights_keeping_epochs(out / "model_cifar_10_k0B1.npz")  # the logs of other weights are not reused
     assert run_all(config(cifar10_dir, out)) == ["spiking k0B1 noise 0", "spiking k0B1 noise 0.1"]
 
