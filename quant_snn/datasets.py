@@ -11,6 +11,9 @@ from .errors import UserError
 # The original's figures compare these three ("single-, two-, four-spike"); reproduce's default table adds FP32.
 ORIGINAL_CONFIGS = ("k0B1", "k0B2", "k1B2")
 DEFAULT_TABLE = ("fp32", *ORIGINAL_CONFIGS)
+# A prepared copy of a dataset (one not extracted from the official archive) says where it came from in this file,
+# beside its data files; results quote its first line.
+PROVENANCE_FILE = "PROVENANCE.txt"
 # The noise ratios of the paper's columns (share of first-layer spikes dropped); 0 is the noiseless run.
 DEFAULT_NOISE = (0.0, 0.1, 0.2)
 
@@ -43,6 +46,7 @@ class DatasetSpec:
     snn_batch_size: int = 50  # the original's spiking batch
     file_format: str = "cifar"
     checksums: tuple[tuple[str, str, str], ...] = ()  # idx: (file name, md5 of the .gz, md5 decompressed)
+    archive_marker: str = ""  # a file the official archive extracts and converted copies do not write
 
     @property
     def architecture(self) -> Architecture:
@@ -60,6 +64,7 @@ CIFAR10 = DatasetSpec(
     test_files=("test_batch",),
     label_key=b"labels",
     npz_stem="model_cifar_10",
+    archive_marker="readme.html",
 )
 
 CIFAR100 = DatasetSpec(
@@ -76,6 +81,7 @@ CIFAR100 = DatasetSpec(
     scripts="CIFAR100",
     script_name="VGG_CIFAR100",
     title="CIFAR-100",
+    archive_marker="file.txt~",
 )
 
 MNIST = DatasetSpec(

@@ -27,18 +27,20 @@ def _pct(value: float | None) -> str:
 
 
 def data_source(cfg: ReproduceConfig) -> str:
-    """The official archives extract with a file that the converted copies do not write (readme.html, file.txt~)."""
-    if cfg.dataset == "mnist":
+    """Where the data came from, as recorded: the official files (checked), or the first line of a prepared copy's
+    PROVENANCE.txt; never guessed."""
+    from .datasets import PROVENANCE_FILE
+
+    spec = dataset_spec(cfg.dataset)
+    if spec.file_format == "idx":
         return "the official MNIST files (md5 of each checked)"
-    folder = cfg.data_dir / dataset_spec(cfg.dataset).folder
-    marker = "readme.html" if cfg.dataset == "cifar10" else "file.txt~"
-    if (folder / marker).is_file():
+    folder = cfg.data_dir / spec.folder
+    if (folder / PROVENANCE_FILE).is_file():
+        lines = (folder / PROVENANCE_FILE).read_text(errors="replace").strip().splitlines()
+        return f"a prepared copy: {(lines[0] if lines else '')[:300]} (its {PROVENANCE_FILE})"
+    if spec.archive_marker and (folder / spec.archive_marker).is_file():
         return "the official archive"
-    if cfg.dataset == "cifar10":
-        return ("a converted copy, not the official archive (here: the official split, 59,799 of the 60,000 images "
-                "with the official pixels and 201 from a JPEG copy, see README_VGG.md)")
-    return ("a converted copy, not the official archive (here: all 60,000 images with the official pixels in the "
-            "official split, in another order within each split, see README_VGG.md)")
+    return f"a copy in the official layout that records no origin (no {PROVENANCE_FILE} in {spec.folder}/)"
 
 
 def learning_rate_phases(history: Path | None) -> str | None:

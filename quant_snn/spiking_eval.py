@@ -50,7 +50,7 @@ class SpikingRunConfig:
     npz: Path
     data_dir: Path
     figs_dir: Path
-    batch_size: int = 50
+    batch_size: int | None = None  # default: the dataset's original (DatasetSpec.snn_batch_size)
     time_steps: int = 1
     noise_ratio: float = 0.0
     noise_layers: str = "first"
@@ -62,6 +62,7 @@ class SpikingRunConfig:
 
     def __post_init__(self) -> None:
         self.arch = self.arch or dataset_spec(self.dataset).architecture
+        self.batch_size = dataset_spec(self.dataset).snn_batch_size if self.batch_size is None else self.batch_size
         self.name = str(NetworkName(self.quant, self.label))
         if not self.quant.quantized:
             raise UserError("the spiking network needs a quantized configuration (k and B)")

@@ -48,7 +48,7 @@ class RunConfig:
     resume: bool = False
     learning_rate: float = ORIGINAL["learning_rate"]
     epochs: int = ORIGINAL["epochs"]
-    batch_size: int = 200
+    batch_size: int | None = None  # default: the dataset's original (DatasetSpec.batch_size)
     seed: int = 0
     verbose: int | str = "auto"
     inference_npz: Path | None = None  # --mode inference --npz FILE: evaluate this file instead of the run's own
@@ -71,6 +71,7 @@ class RunConfig:
         from .names import NetworkName
 
         self.arch = self.arch or dataset_spec(self.dataset).architecture
+        self.batch_size = dataset_spec(self.dataset).batch_size if self.batch_size is None else self.batch_size
         NetworkName(self.quant, self.label)  # a label that cannot name files is refused here
         if self.mode not in ("training", "inference"):
             raise UserError(f"unknown --mode {self.mode!r}: use training or inference")

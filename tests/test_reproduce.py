@@ -181,3 +181,18 @@ def test_a_missing_network_in_the_weights_folder_is_one_line_before_any_data(tmp
     assert main([*argv[:4], "--trained_on", "k1B2_original=", "--output_dir", str(tmp_path / "out")]) == 2
     assert "says nothing about where" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_data_line_says_what_the_data_folder_records_and_guesses_nothing(tmp_path):
+    from quant_snn.datasets import PROVENANCE_FILE
+    from quant_snn.results_table import data_source
+
+    cfg = ReproduceConfig(dataset="cifar10", configs=["k1B2"], data_dir=tmp_path, output_dir=tmp_path / "out")
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    assert data_source(cfg) == ("a copy in the official layout that records no origin (no PROVENANCE.txt in "
+                                "cifar-10-batches-py/)")
+    (folder / "readme.html").write_text("")
+    assert data_source(cfg) == "the official archive"
+    (folder / PROVENANCE_FILE).write_text("converted from bundle X: 10 of 12 images exact\nmore\n")
+    assert data_source(cfg) == "a prepared copy: converted from bundle X: 10 of 12 images exact (its PROVENANCE.txt)"
