@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.hashsalt"] = "quant_snn"  # the same figure gives the same SVG bytes (no random ids)
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .atomic import atomic_write  # noqa: E402
@@ -27,6 +28,8 @@ from .spiking_logs import (  # noqa: E402
     read_logs,
 )
 
+# no creation date in the files: redrawing the same logs changes no committed byte
+REPRODUCIBLE = {"png": {"Software": None}, "svg": {"Date": None}}
 SPIKE_WORDS = {1: "single", 2: "two", 4: "four", 8: "eight", 16: "sixteen"}
 
 
@@ -87,7 +90,8 @@ def save_figure(fig, figs_dir: Path, name: str) -> list[Path]:
     fig.tight_layout()
     try:
         for path in paths:  # whole files or none (a figure of an earlier run is never left half-written)
-            atomic_write(path, lambda f, path=path: fig.savefig(f, format=path.suffix[1:], dpi=150))
+            atomic_write(path, lambda f, path=path: fig.savefig(f, format=path.suffix[1:], dpi=150,
+                                                             metadata=REPRODUCIBLE[path.suffix[1:]]))
     finally:
         plt.close(fig)
     return paths

@@ -199,3 +199,10 @@ def test_a_folder_that_cannot_take_the_figure_is_one_error_line_and_keeps_the_ol
     assert [line for line in result.stderr.splitlines() if line] == [
         f"error: cannot write {figs / 'sops.png'} (Permission denied)"]
     assert (figs / "sops.png").read_bytes() == before
+
+
+def test_redrawing_the_same_logs_gives_the_same_bytes(figs):
+    from quant_snn.figures import sops_figure
+
+    first = [path.read_bytes() for path in sops_figure(figs)]
+    assert [path.read_bytes() for path in sops_figure(figs)] == first  # no date, no random ids: no churn in git
