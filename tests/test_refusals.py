@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from synthetic import write_dataset
 
-from quant_snn import data as data_module
+from quant_snn import download as data_module
 from quant_snn.atomic import writable_folder
 from quant_snn.cli import run_cli
-from quant_snn.data import DOWNLOAD_TIMEOUT_S, download_archive, load_cifar
+from quant_snn.data import download_archive, load_cifar
 from quant_snn.datasets import CIFAR10
+from quant_snn.download import DOWNLOAD_TIMEOUT_S
 from quant_snn.errors import UserError
 from quant_snn.quant_config import MAX_LEVELS, QuantConfig
 from quant_snn.train import RunConfig
