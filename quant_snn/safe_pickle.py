@@ -71,20 +71,33 @@ class ArrayUnpickler(pickle.Unpickler):
         return _CheckedArray if name == "ndarray" else super().find_class(module, name)
 
 
-def _plain(value: Any) -> Any:
-    """Replace the stand-in array class by numpy's own, all the way down."""
+def _plain(value: Any, seen: dict[int, Any] | None = None) -> Any:
+    """Replace the stand-in array class by numpy's own, all the way down. Each object is converted once (``seen``):
+    a shared reference stays shared, so ``a = [a, a]`` nested 40 times costs 40 steps, not 2**40."""
+    seen = {} if seen is None else seen
+    if id(value) in seen:
+        return seen[id(value)]
     if isinstance(value, np.ndarray):
         array = np.asarray(value)
         if array.dtype.hasobject:
             out = np.empty(array.shape, dtype=object)
+            seen[id(value)] = out
             for i, item in enumerate(array.flat):
-                out.flat[i] = _plain(item)
+                out.flat[i] = _plain(item, seen)
             return out
+        seen[id(value)] = array
         return array
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(item) for item in value)
+        out = seen[id(value)] = {}
+        out.update((key, _plain(item, seen)) for key, item in value.items())
+        return out
+    if isinstance(value, list):
+        out = seen[id(value)] = []
+        out.extend(_plain(item, seen) for item in value)
+        return out
+    if isinstance(value, tuple):
+        out = seen[id(value)] = tuple(_plain(item, seen) for item in value)
+        return out
     return value
 
 

@@ -74,3 +74,18 @@ def test_an_unused_member_is_never_unpacked_and_a_large_one_is_refused(tmp_path)
     assert peak < 4 * 2**20, peak
     with pytest.raises(UnsafeNpz, match="unpacks to .* more than the 100 allowed"):
         load_safe_npz(path, keys=("params",), max_bytes=100)
+
+
+def test_shared_references_are_converted_once_not_copied_exponentially():
+    import io
+    import pickle
+
+    from quant_snn.safe_pickle import load_arrays_pickle
+
+    a: list = []
+    for _ in range(12):  # copying every reference would build 2**12 lists here (2**40 at depth 40, a 1.8 kB file)
+        a = [a, a]
+    loaded = load_arrays_pickle(io.BytesIO(pickle.dumps(a, protocol=2)))
+    while loaded:
+        assert loaded[0] is loaded[1]  # still shared, at every depth
+        loaded = loaded[0]
