@@ -134,6 +134,7 @@ def showcase_main(argv: Sequence[str] | None = None, arch=None) -> int:
     def run() -> None:
         from .. import showcase
         from ..datasets import dataset_spec
+        from ..layout import dataset_folder, results_file
         from ..paths import repo_relative
 
         noise = None if args.noise is None else parse_noise(args.noise)
@@ -151,7 +152,7 @@ def showcase_main(argv: Sequence[str] | None = None, arch=None) -> int:
 
         data = load_dataset(spec, args.data_dir)
         start, shown, matches = time.perf_counter(), [], []
-        where = f"{spec.scripts}/RESULTS_{args.dataset.upper()}.md"
+        where = repo_relative(results_file(dataset_folder(spec), spec))
         for network, npz in chosen:
             info = read_npz(npz)[1]
             ratios = noise or showcase.default_noise(network)
