@@ -41,6 +41,14 @@ class UnsafePickle(ValueError):
 class _CheckedArray(np.ndarray):
     """Stands in for ``numpy.ndarray`` while unpickling: checks the declared size against the data it came with."""
 
+    def __new__(cls, shape=(), *args: Any, **kwargs: Any):
+        """A pickle may call the constructor itself (REDUCE on ``numpy.ndarray``) with any shape: only the empty
+        array that ``_reconstruct`` starts from is allowed, so the data must come through ``__setstate__``."""
+        dims = shape if isinstance(shape, tuple) else (shape,)
+        if not all(isinstance(n, int) for n in dims) or math.prod(dims) != 0 or args or kwargs:
+            raise UnsafePickle(f"it calls numpy.ndarray directly with shape {shape!r}")
+        return super().__new__(cls, dims)
+
     def __setstate__(self, state):
         if not isinstance(state, tuple) or len(state) not in (4, 5):
             raise UnsafePickle("it holds an array with a malformed state")

@@ -89,3 +89,25 @@ def test_shared_references_are_converted_once_not_copied_exponentially():
     while loaded:
         assert loaded[0] is loaded[1]  # still shared, at every depth
         loaded = loaded[0]
+
+
+class CallsConstructor:
+    """Pickles as a direct call ``numpy.ndarray((n,), object)``: about 100 bytes that would allocate 8n bytes."""
+
+    def __init__(self, *args):
+        self.args = args
+
+    def __reduce__(self):
+        return (np.ndarray, self.args)
+
+
+@pytest.mark.parametrize("args", [((300_000_000,), np.dtype(object)), (300_000_000,), ((2, 0), np.dtype("f8"), b"x")])
+def test_a_direct_constructor_call_is_refused_before_allocation(tmp_path, args):
+    tracemalloc.start()
+    try:
+        with pytest.raises(UnsafePickle, match="calls numpy.ndarray directly"):
+            roundtrip(CallsConstructor(*args), tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20, peak
