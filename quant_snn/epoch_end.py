@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from .atomic import atomic_write_text
-from .checkpoint import save_checkpoint
+from .checkpoint import HISTORY_FIELDS, save_checkpoint
 from .precision import full_float32
 from .quant_config import QuantConfig
 from .weights import assign_params, model_params, save_npz
@@ -35,7 +35,6 @@ class RunFilesAndRecord(Protocol):
     def describe(self) -> dict: ...
 
 
-HISTORY_FIELDS = ("epoch", "learning_rate", "loss", "accuracy", "test_loss", "test_accuracy", "seconds")
 
 
 def write_history_csv(path: Path, history: list[dict]) -> None:

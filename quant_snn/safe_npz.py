@@ -57,16 +57,19 @@ def _read_member(zf: zipfile.ZipFile, name: str, allow_arrays_of_arrays: bool, m
 
 def load_safe_npz(path: str | os.PathLike | BinaryIO, keys: Iterable[str] | None = None,
                   object_keys: tuple[str, ...] = ("params",),
-                  max_bytes: int = MAX_MEMBER_BYTES) -> dict[str, np.ndarray]:
+                  max_bytes: int = MAX_MEMBER_BYTES, max_total_bytes: int | None = None) -> dict[str, np.ndarray]:
     """The members ``keys`` (all when None) of the npz that it holds, as arrays; only ``object_keys`` may be arrays
-    of arrays (safely unpickled). Raises :class:`UnsafeNpz` for anything else that is pickled or for a member
-    larger than ``max_bytes`` unpacked, ``zipfile.BadZipFile`` / ``ValueError`` for a damaged file."""
+    of arrays (safely unpickled). Raises :class:`UnsafeNpz` for anything else that is pickled, for a member larger
+    than ``max_bytes`` unpacked or members larger than ``max_total_bytes`` together (both from the declared sizes,
+    before anything is unpacked), ``zipfile.BadZipFile`` / ``ValueError`` for a damaged file."""
     wanted = None if keys is None else set(keys)
     arrays: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(path) as zf:
-        for name in zf.namelist():
-            key = name[:-4]
-            if not name.endswith(".npy") or (wanted is not None and key not in wanted):
-                continue
-            arrays[key] = _read_member(zf, name, key in object_keys, max_bytes)
+        names = [name for name in zf.namelist()
+                 if name.endswith(".npy") and (wanted is None or name[:-4] in wanted)]
+        total = sum(zf.getinfo(name).file_size for name in names)
+        if max_total_bytes is not None and total > max_total_bytes:
+            raise UnsafeNpz(f"it unpacks to {total:,} bytes, more than the {max_total_bytes:,} allowed")
+        for name in names:
+            arrays[name[:-4]] = _read_member(zf, name, name[:-4] in object_keys, max_bytes)
     return arrays

@@ -166,7 +166,11 @@ def test_corrupt_checkpoint_is_one_clear_error(tmp_path, cifar10_dir):
 
 
 @pytest.mark.parametrize("state", [{"config": {}, "history": []}, {"epoch": "3"}, {"epoch": -1}, [1, 2],
-                                   {"epoch": 2, "history": "x"}, {"epoch": 10**30}])
+                                   {"epoch": 2, "history": "x"}, {"epoch": 10**30},
+                                   {"epoch": 2, "history": [1, 2]},  # hand-edited histories: refused before
+                                   {"epoch": 2, "history": [{"epoch": 1}]},  # an epoch is trained, not after
+                                   {"epoch": 1, "history": [{"epoch": 1, "loss": "low"}]},
+                                   {"epoch": 1, "history": [{"epoch": 2}]}])
 def test_a_checkpoint_without_a_valid_state_is_one_clear_error(tmp_path, state):
     from quant_snn.checkpoint import checkpoint_epoch
 
@@ -174,3 +178,20 @@ def test_a_checkpoint_without_a_valid_state_is_one_clear_error(tmp_path, state):
     np.savez(path, state=np.str_(json.dumps(state)))
     with pytest.raises(UserError, match="records no valid epoch count|malformed config or history"):
         checkpoint_epoch(path)
+
+
+def test_a_checkpoint_is_read_within_its_stated_size(tmp_path, monkeypatch):
+    """Members are refused from their declared sizes before anything is unpacked (a 2 MB checkpoint with a 2 GiB
+    member once took 2.7 GB), and pickled members are refused outright."""
+    import quant_snn.checkpoint as checkpoint
+    from quant_snn.checkpoint import load_checkpoint
+
+    path = tmp_path / "checkpoint.npz"
+    state = np.str_(json.dumps({"epoch": 0, "config": {}, "history": []}))
+    np.savez_compressed(path, state=state, model_0000=np.zeros(600, np.uint8), optimizer_0000=np.zeros(600, np.uint8))
+    monkeypatch.setattr(checkpoint, "MAX_CHECKPOINT_BYTES", 1000)
+    with pytest.raises(UserError, match=r"cannot be read .*more than the 1,000 allowed"):
+        load_checkpoint(path, model=None, optimizer=None)
+    np.savez(path, state=state, model_0000=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(UserError, match="cannot be read .*pickled object"):
+        load_checkpoint(path, model=None, optimizer=None)
