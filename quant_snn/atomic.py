@@ -81,14 +81,17 @@ def check_replaceable(paths: tuple[str | os.PathLike, ...]) -> None:
 
 
 def check_new_file(path: str | os.PathLike, *, overwrite: bool, inputs: tuple[str | os.PathLike, ...] = ()) -> Path:
-    """Before the work: ``path`` may be written. Never one of the run's ``inputs`` (even with ``overwrite``);
-    an existing file only with ``overwrite`` (``--overwrite True``); its folder must take a new file."""
+    """Before the work: ``path`` may be written. Never one of the run's ``inputs`` nor anything but a plain file
+    (even with ``overwrite``: ``/dev/null`` stays a device); an existing file only with ``overwrite``
+    (``--overwrite True``); its folder must take a new file."""
     path = Path(path)
     for source in inputs:
         if path.exists() and Path(source).exists() and path.samefile(source):
             raise UserError(f"{path} is this run's input ({source}): choose another output file")
     if path.is_dir():
         raise UserError(f"{path} is a folder: name the file to write")
+    if (path.exists() or path.is_symlink()) and not path.is_file():  # a FIFO, a device, a dangling link
+        raise UserError(f"{path} is not a plain file: it is never replaced, even with --overwrite True")
     if (path.exists() or path.is_symlink()) and not overwrite:
         raise UserError(f"{path} exists: choose another file name, or replace it with --overwrite True")
     writable_folder(path.parent, "folder")

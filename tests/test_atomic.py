@@ -1,7 +1,9 @@
 """Result files are written whole or not at all, under unique temporary names, and a full disk is one clear line."""
 
 import errno
+import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +86,18 @@ def test_temporaries_of_a_killed_run_are_removed_and_only_those(tmp_path):
         path.write_text("x")
     removed = remove_stale_temporaries((tmp_path / "model_k1B2.npz", tmp_path / "history_model_k1B2.csv"))
     assert sorted(removed) == sorted(stale) and all(p.exists() for p in other) and not any(p.exists() for p in stale)
+
+
+def test_only_a_plain_file_is_ever_replaced(tmp_path):
+    """``--export_nir PATH --overwrite True`` once turned a FIFO (or, as root, /dev/null) into a regular file."""
+    from quant_snn.atomic import check_new_file
+
+    fifo, dangling = tmp_path / "pipe", tmp_path / "link"
+    os.mkfifo(fifo)
+    dangling.symlink_to(tmp_path / "nowhere")
+    for path in (fifo, dangling, Path(os.devnull)):
+        with pytest.raises(UserError, match="not a plain file"):
+            check_new_file(path, overwrite=True)
+    plain = tmp_path / "plain.nir"
+    plain.write_bytes(b"old")
+    assert check_new_file(plain, overwrite=True) == plain
