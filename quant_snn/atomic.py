@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import glob
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -96,6 +97,42 @@ def check_new_file(path: str | os.PathLike, *, overwrite: bool, inputs: tuple[st
         raise UserError(f"{path} exists: choose another file name, or replace it with --overwrite True")
     writable_folder(path.parent, "folder")
     return path
+
+
+def atomic_write_folder(folder: str | os.PathLike, files: dict[str, bytes]) -> None:
+    """Make ``files`` (name -> content) the content of ``folder``, whole or not at all: they are written into a
+    temporary folder beside it, which then takes the folder's place by rename (entries of the old folder with other
+    names move along). A full disk or a kill leaves the old folder as it was, or, between the two renames, no folder
+    (a run not done) and a hidden ``.<name>.*.tmp`` one: never old and new files mixed."""
+    folder = Path(folder)
+    writable_folder(folder.parent, "folder")
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    moved: list[str] = []
+    old = None
+    try:
+        os.chmod(staging, 0o777 & ~_umask())
+        for name, data in files.items():
+            atomic_write(staging / name, lambda f, data=data: f.write(data))
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if entry.name not in files:
+                    os.replace(entry, staging / entry.name)
+                    moved.append(entry.name)
+            old = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".old.tmp"))
+            os.replace(folder, old)
+        os.replace(staging, folder)
+    except BaseException as exc:
+        if old is not None and not folder.exists():
+            os.replace(old, folder)
+            old = None
+        for name in moved:  # the old folder's other entries go back where they were
+            os.replace(staging / name, folder / name)
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise UserError(f"cannot write {folder} ({exc.strerror or exc})") from None
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

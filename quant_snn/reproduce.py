@@ -108,23 +108,23 @@ def spiking_config(cfg: ReproduceConfig, network: NetworkName, noise: float):
                             noise_ratio=noise, seed=cfg.seed, limit=cfg.limit, arch=cfg.arch, label=network.label)
 
 
-def spiking_is_current(cfg: ReproduceConfig, snn_cfg, npz_epochs: int, images: int) -> bool:
-    """The logs came from this very npz (same bytes) with this run's settings."""
+def spiking_is_current(cfg: ReproduceConfig, snn_cfg, npz_epochs: int, images: int, test_sha256: str) -> bool:
+    """The logs came from this very npz (same bytes) and these very test images, with this run's settings."""
     from .weights import file_sha256
 
     stats = read_stats(snn_cfg.log_dir)
     if stats is None:
         return False
     c = stats.config
-    recorded = (c.stats_version, c.npz_epochs, c.npz_sha256, c.images, c.time_steps, c.seed, c.noise_layers,
-                c.batch_size)
-    return recorded == (STATS_VERSION, npz_epochs, file_sha256(snn_cfg.npz), images, 1, cfg.seed, "first",
-                        snn_cfg.batch_size)
+    recorded = (c.stats_version, c.npz_epochs, c.npz_sha256, c.images, c.test_sha256, c.time_steps, c.seed,
+                c.noise_layers, c.batch_size)
+    return recorded == (STATS_VERSION, npz_epochs, file_sha256(snn_cfg.npz), images, test_sha256, 1, cfg.seed,
+                        "first", snn_cfg.batch_size)
 
 
 def run_all(cfg: ReproduceConfig) -> list[str]:
     """Every missing step, in order; returns what was done (empty when everything was already finished)."""
-    from .data import load_dataset
+    from .data import load_dataset, test_set_sha256
     from .figures import FIGURES
     from .spiking_eval import run_spiking
     from .weights import read_npz
@@ -139,6 +139,7 @@ def run_all(cfg: ReproduceConfig) -> list[str]:
     if cfg.train_only:
         return performed
     images = len(data.x_test[: cfg.limit])
+    test_sha256 = test_set_sha256(data.x_test[: cfg.limit], data.y_test[: cfg.limit])
     ann_cache = {}  # one network's noise ratios share its ANNs' decisions (spiking_eval.run_spiking)
     for name, network in cfg.networks.items():
         if not network.quant.quantized:
@@ -146,7 +147,7 @@ def run_all(cfg: ReproduceConfig) -> list[str]:
         epochs = read_npz(run_files(cfg, network).npz)[1].epochs
         for noise in cfg.noise_for(name):
             snn_cfg = spiking_config(cfg, network, noise)
-            if spiking_is_current(cfg, snn_cfg, epochs, images):
+            if spiking_is_current(cfg, snn_cfg, epochs, images, test_sha256):
                 print(f"== spiking {name} noise {noise:g}: done, kept {snn_cfg.log_dir}", flush=True)
                 continue
             print(f"== spiking {name} noise {noise:g}", flush=True)

@@ -84,7 +84,7 @@ def committed_match(stats: SpikingStats, committed: SpikingStats | None, where: 
     compare."""
     if committed is None:
         return None
-    keys = ["stats_version", "npz_sha256", "images", "time_steps", "noise_ratio"]
+    keys = ["stats_version", "npz_sha256", "images", "test_sha256", "time_steps", "noise_ratio"]
     if stats.config.noise_ratio > 0:
         keys += ["noise_layers", "batch_size", "seed", "backend", "xla"]
     if any(getattr(committed.config, k) != getattr(stats.config, k) for k in keys):

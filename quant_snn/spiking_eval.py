@@ -18,7 +18,7 @@ import numpy as np
 from .architecture import Architecture
 from .atomic import check_replaceable, writable_folder
 from .augment import preprocess_test
-from .data import Dataset, load_dataset
+from .data import Dataset, load_dataset, test_set_sha256
 from .datasets import dataset_spec
 from .errors import UserError
 from .flag_checks import check_noise_ratio
@@ -201,7 +201,7 @@ def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None, ann_cache: A
         tally.float32_ann_correct += int((float32_prediction == labels).sum())
         tally.float32_differing += int((prediction != float32_prediction).sum())
         progress.add(len(labels))
-    stats = summarize(cfg, snn, tally, time.perf_counter() - start, npz_info)
+    stats = summarize(cfg, snn, tally, time.perf_counter() - start, npz_info, test_set_sha256(x_test, y_test))
     write_logs(cfg.log_dir, tally.log, stats)
     if ann_cache is not None and cached is None:
         ann_cache[key] = (np.concatenate(decisions["exact"]), np.concatenate(decisions["float32"]))
@@ -209,7 +209,7 @@ def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None, ann_cache: A
 
 
 def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds: float,
-              npz_info: dict) -> SpikingStats:
+              npz_info: dict, test_sha256: str) -> SpikingStats:
     """The run's stats.json record from its totals (numbers as Python ints and floats, as the file holds them)."""
     n, images = cfg.quant.n_thresholds, tally.images
     filters = np.array([spec.filters for spec in snn.convs[1:]], dtype=np.int64)
@@ -236,6 +236,7 @@ def summarize(cfg: SpikingRunConfig, snn: SpikingNetwork, tally: Tally, seconds:
             thresholds_per_neuron=n, npz=repo_relative(cfg.npz), npz_epochs=npz_info["epochs"],
             npz_sha256=npz_info["sha256"], batch_size=cfg.batch_size, time_steps=cfg.time_steps,
             noise_ratio=cfg.noise_ratio, noise_layers=cfg.noise_layers, seed=cfg.seed, images=images,
+            test_sha256=test_sha256,
             backend=backend, keras=keras.__version__, xla=cfg.xla and backend in ("tensorflow", "jax"),
         ),
         warnings=list(npz_info["warnings"]),  # e.g. weights whose file cannot confirm k and B

@@ -18,7 +18,7 @@ import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
-from .atomic import atomic_write_text
+from .atomic import atomic_write_folder
 from .errors import UserError
 
 LOG_NAMES = ("accuracy", "spike_num", "sop_num")
@@ -34,7 +34,8 @@ STATS_VERSION = 3
 class RunRecord:
     """The ``config`` section of stats.json: what was run, so that reproduce can tell whether the logs are current.
 
-    Version-2 files predate ``network`` (they are all VGG-Net runs) and ``xla`` (None: not recorded)."""
+    Version-2 files predate ``network`` (they are all VGG-Net runs) and ``xla`` (None: not recorded); files
+    without ``test_sha256`` do not say which copy of the data they ran on, so reproduce redoes them."""
 
     stats_version: int  # the record's own version (no default: a file without one is of no known format)
     dataset: str
@@ -51,6 +52,7 @@ class RunRecord:
     noise_layers: str
     seed: int
     images: int
+    test_sha256: str | None = None  # data.test_set_sha256 of the images run; None in files written before it
     backend: str
     keras: str
     xla: bool | None = None
@@ -112,10 +114,11 @@ class SpikingStats:
 
 
 def _to_plain(value):
-    """Dataclasses as dicts in field order (LayerStats without its None fields), lists as lists."""
+    """Dataclasses as dicts in field order (LayerStats without its None fields, a record without its data digest
+    as before there was one), lists as lists."""
     if is_dataclass(value):
         return {f.name: _to_plain(getattr(value, f.name)) for f in fields(value)
-                if not (isinstance(value, LayerStats) and getattr(value, f.name) is None)}
+                if not (getattr(value, f.name) is None and (isinstance(value, LayerStats) or f.name == "test_sha256"))}
     if isinstance(value, list):
         return [_to_plain(v) for v in value]
     return value
@@ -187,11 +190,10 @@ def parse_log_dir_name(name: str) -> tuple[str, float] | None:
 
 
 def write_logs(log_dir: Path, per_batch: dict[str, list[int]], stats: SpikingStats) -> None:
-    """The three per-batch logs (keys of LOG_NAMES) and stats.json, each replaced atomically."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    for name in LOG_NAMES:
-        atomic_write_text(log_dir / f"{name}.txt", "".join(f"{int(v)}\n" for v in per_batch[name]))
-    atomic_write_text(log_dir / STATS_FILE, stats.to_json())
+    """The three per-batch logs (keys of LOG_NAMES) and stats.json, the folder replaced whole or not at all (a full
+    disk never leaves new logs beside an old record)."""
+    files = {f"{name}.txt": "".join(f"{int(v)}\n" for v in per_batch[name]).encode() for name in LOG_NAMES}
+    atomic_write_folder(log_dir, {**files, STATS_FILE: stats.to_json().encode()})
 
 
 def read_stats(log_dir: Path) -> SpikingStats | None:

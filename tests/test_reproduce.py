@@ -1,15 +1,17 @@
 """The reproduce command end to end on tiny synthetic data, interrupted in the middle and resumed."""
 
 import csv
+import dataclasses
 
 import numpy as np
 import pytest
-from synthetic import SMALL
+from synthetic import SMALL, write_dataset
 from test_spiking_cli import random_model
 
 import quant_snn.spiking_eval
 import quant_snn.train
 from quant_snn.cli.commands import reproduce_main as main
+from quant_snn.datasets import CIFAR10
 from quant_snn.epoch_end import write_history_csv
 from quant_snn.model import build_network
 from quant_snn.paths import REPO
@@ -170,6 +172,10 @@ def test_networks_from_a_weights_folder_two_of_one_configuration_side_by_side(tm
     assert run_all(cfg) == []  # everything current: nothing run again
     rows = [line for line in (out / "RESULTS_CIFAR10.md").read_text().splitlines() if line.startswith("| k1B2_fast60")]
     assert rows[0].endswith("model_cifar_10_k1B2_fast60.npz` |") and "not published" not in rows[0]
+    other_copy = tmp_path / "other_copy"  # the same file names, other test images: nothing of the old runs is kept
+    write_dataset(CIFAR10, other_copy, per_file=8, test=20, seed=5)
+    assert run_all(dataclasses.replace(cfg, data_dir=other_copy)) == [
+        "spiking k1B2_original noise 0", "spiking k1B2_original noise 0.1", "spiking k1B2_fast60 noise 0"]
 
 
 def test_a_missing_network_in_the_weights_folder_is_one_line_before_any_data(tmp_path, capsys):

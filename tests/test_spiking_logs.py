@@ -7,6 +7,7 @@ import subprocess
 import pytest
 from conftest import REPO
 
+from quant_snn.errors import UserError
 from quant_snn.spiking_logs import (
     STATS_VERSION,
     LayerStats,
@@ -29,7 +30,8 @@ def stats_record(config: dict | None = None, layers: list[LayerStats] | None = N
     """A complete, valid record (for tests that write stats.json); ``config`` and ``changes`` replace fields."""
     record = RunRecord(stats_version=STATS_VERSION, dataset="cifar10", network="vgg", k=1, B=2.0,
                        thresholds_per_neuron=4, npz="model.npz", npz_epochs=1, npz_sha256="0" * 64, batch_size=50,
-                       time_steps=1, noise_ratio=0.0, noise_layers="first", seed=0, images=10, backend="tensorflow",
+                       time_steps=1, noise_ratio=0.0, noise_layers="first", seed=0, images=10, test_sha256="1" * 64,
+                       backend="tensorflow",
                        keras="3.0.0", xla=True)
     layers = layers or [
         LayerStats(name="conv00", shape=[2, 2, 1], neurons=4, spikes_per_image=1.0, firing_rate=0.0625,
@@ -166,3 +168,30 @@ def test_a_log_folder_name_reads_back(tag, noise):
 @pytest.mark.parametrize("name", ["fp32", "k1B2_noise", "k1B2_noisex", "k1B2_noise1.5", "kxB2", "k1B2_noise0.1_old"])
 def test_other_folder_names_are_not_log_folders(name):
     assert parse_log_dir_name(name) is None
+
+
+def test_a_log_folder_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    """A full disk while the new record is written leaves the old run as it was (it once left three new logs
+    beside the old stats.json, and the figures plotted the mix)."""
+    import quant_snn.atomic as atomic
+
+    folder = tmp_path / "k1B2"
+    write_logs(folder, {"accuracy": [5], "spike_num": [1], "sop_num": [1]}, stats_record())
+    (folder / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    original = atomic.atomic_write
+
+    def full_disk_at_the_record(path, write):
+        if path.name == "stats.json":
+            raise atomic.UserError(f"no space left to write {path}")
+        original(path, write)
+
+    monkeypatch.setattr(atomic, "atomic_write", full_disk_at_the_record)
+    with pytest.raises(UserError, match="no space left"):
+        write_logs(folder, {"accuracy": [9], "spike_num": [9], "sop_num": [9]}, stats_record(snn_accuracy=0.9))
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k1B2"]  # no temporary folder left
+    monkeypatch.undo()
+    write_logs(folder, {"accuracy": [9], "spike_num": [9], "sop_num": [9]}, stats_record(snn_accuracy=0.9))
+    assert read_logs(folder).accuracy == 9 / 10 and (folder / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k1B2"]
