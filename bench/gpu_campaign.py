@@ -26,6 +26,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # quant_snn, for the file names
+
+from bench._cli import non_negative_int, positive_float, positive_int, run_main  # noqa: E402
+from quant_snn.errors import UserError  # noqa: E402
+from quant_snn.quant_config import parse_tag  # noqa: E402
+
 FAST = "--optimizer adam --schedule cosine --learning_rate 0.002 --warmup_epochs 2 --label_smoothing 0.1"
 # name -> (configuration, flags, the candidate whose npz it starts from or None). "{work}" is the work folder; a
 # candidate with a prerequisite starts when that one has finished. Flags may set --epochs (default --epochs).
@@ -78,7 +83,6 @@ def final_accuracy(history: Path) -> tuple[int, float]:
 
 def history_of(name: str, work: Path) -> Path:
     from quant_snn.layout import RunLayout
-    from quant_snn.quant_config import parse_tag
 
     return RunLayout.of(work / name, "cifar10", parse_tag(CANDIDATES[name][0])).history
 
@@ -90,11 +94,11 @@ def candidate_argv(name: str, args: argparse.Namespace, common: list[str]) -> li
     return script_args(tag) + flags.split() + epochs + ["--output_dir", str(args.work / name)] + common
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--deadline", type=float, default=480, help="seconds from start until everything stops")
-    parser.add_argument("--epochs", type=int, default=40, help="epochs of each fast-recipe run")
-    parser.add_argument("--original_epochs", type=int, default=400, help="0: no original-recipe run")
+    parser.add_argument("--deadline", type=positive_float, default=480, help="seconds from start until all stops")
+    parser.add_argument("--epochs", type=positive_int, default=40, help="epochs of each fast-recipe run")
+    parser.add_argument("--original_epochs", type=non_negative_int, default=400, help="0: no original-recipe run")
     parser.add_argument("--work", type=Path, default=Path("/dev/shm/campaign"))
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "runs/gpu")))
     parser.add_argument("--precision", default="mixed_bfloat16")
@@ -102,12 +106,17 @@ def main() -> None:
     parser.add_argument("--candidates", default=DEFAULT_CANDIDATES, help=f"comma-separated, of {', '.join(CANDIDATES)}")
     parser.add_argument("--other_configs", default=",".join(OTHER_CONFIGS),
                         help="configurations trained with the best k1B2 candidate afterwards ('' for none)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     chosen = [c for c in args.candidates.split(",") if c]
     unknown = [c for c in chosen if c not in CANDIDATES]
-    missing = [CANDIDATES[c][2] for c in chosen if CANDIDATES[c][2] and CANDIDATES[c][2] not in chosen]
+    missing = [CANDIDATES[c][2] for c in chosen if c in CANDIDATES and CANDIDATES[c][2] not in (None, *chosen)]
     if unknown or missing:
-        sys.exit(f"error: unknown candidates {unknown} or prerequisites not chosen {missing}")
+        raise UserError(f"unknown candidates {unknown} or prerequisites not chosen {missing}")
+    for tag in [c for c in args.other_configs.split(",") if c]:
+        parse_tag(tag)  # an unknown configuration fails here, not in a run launched minutes later
+    for flag, folder in (("--work", args.work), ("--out", args.out)):
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"{flag} {folder} is not a folder")
     start = time.time()
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -165,4 +174,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

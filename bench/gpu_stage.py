@@ -10,8 +10,9 @@ manifest (size and SHA-256 of every part and of the whole). Call i carries ``.st
 and runs ``receive`` first, which moves the part into ``.stage/kept/``: not carried, so it stays on the machine for
 the following calls while the machine is kept (a machine given back between two calls loses it: start again). ``unpack``
 checks every part and the whole against the manifest, then extracts into ``data/`` (nothing is written unless all of it
-checks out). ``check`` runs the three steps here, through a scratch folder, as the machine would see them, one part per
-simulated call.
+checks out; the manifest's names are checked before any becomes a path). ``pack`` replaces ``--stage`` only when
+it is new, empty or an earlier pack's output. ``check`` runs the three steps here, through a scratch folder, as
+the machine would see them, one part per simulated call.
 """
 
 from __future__ import annotations
@@ -19,18 +20,31 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import lzma
+import math
+import os
+import re
 import shutil
 import sys
 import tarfile
 import tempfile
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._cli import run_main  # noqa: E402
 from quant_snn.datasets import DATASETS  # noqa: E402
+from quant_snn.errors import UserError  # noqa: E402
 
 MANIFEST = "manifest.json"
+# What pack writes, and so all that pack may delete and receive may move: part-<i>/ folders holding the manifest and
+# <folder>.tar.xz.<iii>, and (left by an interrupted pack) <folder>.tar.xz itself.
+PART_FOLDER = re.compile(r"part-\d+")
+PIECE = re.compile(r"[\w.-]+\.tar\.xz\.\d{3,}")
+WHOLE = re.compile(r"[\w.-]+\.tar\.xz")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def sha256(path: Path) -> str:
@@ -38,19 +52,57 @@ def sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def part_bytes(part_mib: float) -> int:
+    """The largest part in bytes: at least one (0 or less wrote "0 parts", nan and inf failed inside the packing)."""
+    if not (math.isfinite(part_mib) and part_mib * 2**20 >= 1):
+        raise UserError(f"--part_mib must be a finite number of MiB > 0 (at least one byte), got {part_mib:g}")
+    return int(part_mib * 2**20)
+
+
+def check_apart(path: Path, source: Path, flag: str) -> None:
+    """Refuse a folder that a step fills or deletes when it is, holds or lies inside the dataset folder itself."""
+    here, there = path.resolve(), source.resolve()
+    if here == there or there.is_relative_to(here) or here.is_relative_to(there):
+        raise UserError(f"{flag} {path} is, holds or lies inside the dataset folder {source}: name another folder")
+
+
+def is_stage(stage: Path) -> bool:
+    """Whether pack may delete ``stage``: absent, empty, or holding nothing but what pack writes (links excluded)."""
+    if not stage.exists() and not stage.is_symlink():
+        return True
+    if stage.is_symlink() or not stage.is_dir():
+        return False
+    for entry in stage.iterdir():
+        if entry.is_symlink():
+            return False
+        if entry.is_file() and WHOLE.fullmatch(entry.name):
+            continue
+        if not (entry.is_dir() and PART_FOLDER.fullmatch(entry.name)):
+            return False
+        if not all(f.is_file() and not f.is_symlink() and (f.name == MANIFEST or PIECE.fullmatch(f.name))
+                   for f in entry.iterdir()):
+            return False
+    return True
+
+
 def pack(dataset: str, data_dir: Path, stage: Path, part_mib: float) -> list[Path]:
     """The dataset folder as an xz tar cut into parts, one folder per part, each with the manifest."""
     spec = DATASETS[dataset]
     source = data_dir / spec.folder
+    limit = part_bytes(part_mib)
     if not source.is_dir():
-        raise SystemExit(f"{source} not found: prepare the dataset first (data/README.md)")
+        raise UserError(f"{source} not found: prepare the dataset first (data/README.md)")
+    check_apart(stage, source, "--stage")
+    if not is_stage(stage):
+        raise UserError(f"--stage {stage} holds more than an earlier pack's part-<i> folders: nothing deleted; "
+                        "name a new or empty folder")
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
     whole = stage / f"{spec.folder}.tar.xz"
     with tarfile.open(whole, "w:xz", preset=6) as tar:
         tar.add(source, arcname=spec.folder)
-    size, limit = whole.stat().st_size, int(part_mib * 2**20)
+    size = whole.stat().st_size
     parts, folders = [], []
     with open(whole, "rb") as f:
         for i in range(-(-size // limit)):  # ceil(size / limit) parts, read in order
@@ -70,11 +122,20 @@ def pack(dataset: str, data_dir: Path, stage: Path, part_mib: float) -> list[Pat
 
 
 def receive(stage: Path, staged: Path) -> list[str]:
-    """Move the parts that arrived with this call into ``staged``; returns the parts kept so far."""
+    """Move the parts that arrived with this call into ``staged``; returns the parts kept so far. Only what pack
+    writes is moved (a manifest, ``*.tar.xz.<iii>``), and nothing unless all of it is."""
+    if staged.exists() and not staged.is_dir():
+        raise UserError(f"--staged {staged} is not a folder")
+    folders = [f for f in sorted(stage.glob("part-*")) if PART_FOLDER.fullmatch(f.name)]
+    items = [item for folder in folders for item in (folder.iterdir() if folder.is_dir() else [folder])]
+    for item in [*folders, *items]:
+        if item.is_symlink() or not (item.is_dir() if item in folders else item.is_file()):
+            raise UserError(f"{item} is a link or not what pack writes: nothing moved")
+        if item not in folders and not (item.name == MANIFEST or PIECE.fullmatch(item.name)):
+            raise UserError(f"{item} is not a part or manifest that pack writes: nothing moved")
     staged.mkdir(parents=True, exist_ok=True)
-    for folder in sorted(stage.glob("part-*")):
-        for item in folder.iterdir():
-            shutil.move(str(item), staged / item.name)
+    for item in items:
+        shutil.move(str(item), staged / item.name)
     kept = sorted(p.name for p in staged.iterdir() if p.name != MANIFEST)
     missing = missing_parts(staged)
     print(f"kept {len(kept)} parts in {staged}" + (f"; still to come: {', '.join(missing)}" if missing else
@@ -82,41 +143,117 @@ def receive(stage: Path, staged: Path) -> list[str]:
     return kept
 
 
+def is_size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def read_manifest(path: Path) -> dict:
+    """The manifest, every field checked before any name in it becomes a path: the folder must be the dataset's,
+    the archive and part names exactly those pack writes (plain file names, so none reaches outside ``staged``)."""
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UserError(f"{path}: not a readable manifest ({exc})") from None
+    keys = ("dataset", "folder", "archive", "size", "sha256", "parts")
+    if not isinstance(manifest, dict) or any(key not in manifest for key in keys):
+        raise UserError(f"{path}: not a manifest (a JSON object with {', '.join(keys)})")
+    spec = DATASETS.get(manifest["dataset"]) if isinstance(manifest["dataset"], str) else None
+    if spec is None:
+        raise UserError(f"{path}: unknown dataset {manifest['dataset']!r}")
+    archive, parts = f"{spec.folder}.tar.xz", manifest["parts"]
+    if manifest["folder"] != spec.folder or manifest["archive"] != archive:
+        raise UserError(f"{path}: folder and archive must be {spec.folder!r} and {archive!r} (plain names), got "
+                        f"{manifest['folder']!r} and {manifest['archive']!r}")
+    if not (is_size(manifest["size"]) and isinstance(manifest["sha256"], str) and SHA256.fullmatch(manifest["sha256"])):
+        raise UserError(f"{path}: size must be a whole number >= 0 and sha256 64 lowercase hex digits")
+    if not isinstance(parts, list) or not parts:
+        raise UserError(f"{path}: parts must be a list of at least one part")
+    for i, part in enumerate(parts):
+        name = f"{archive}.{i:03d}"
+        if not (isinstance(part, dict) and part.get("name") == name and is_size(part.get("size"))
+                and isinstance(part.get("sha256"), str) and SHA256.fullmatch(part["sha256"])):
+            raise UserError(f"{path}: part {i} must be {{\"name\": {name!r}, \"size\": whole number >= 0, "
+                            f"\"sha256\": 64 lowercase hex digits}}, got {part!r}")
+    if sum(part["size"] for part in parts) != manifest["size"]:
+        raise UserError(f"{path}: the parts' sizes do not add up to the archive's size")
+    return manifest
+
+
 def missing_parts(staged: Path) -> list[str]:
     manifest = staged / MANIFEST
     if not manifest.is_file():
         return ["all (no manifest yet)"]
-    return [p["name"] for p in json.loads(manifest.read_text())["parts"] if not (staged / p["name"]).is_file()]
+    return [p["name"] for p in read_manifest(manifest)["parts"] if not (staged / p["name"]).is_file()]
+
+
+def members_of(folder: str) -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo]:
+    """A tar filter that lets through only files and folders inside ``folder/`` (a dataset holds no links, absolute
+    names or ``..``), then applies tarfile's own ``data`` filter."""
+
+    def check(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
+        parts = PurePosixPath(member.name).parts
+        if not (member.isfile() or member.isdir()) or parts[:1] != (folder,) or ".." in parts:
+            raise UserError(f"the archive holds {member.name!r}, not a file or folder in {folder}/: nothing unpacked")
+        return tarfile.data_filter(member, path)
+
+    return check
+
+
+def join_parts(staged: Path, manifest: dict, out: Path) -> None:
+    """The parts, each checked against the manifest, written one after the other to ``out``; then the whole."""
+    whole = hashlib.sha256()
+    with open(out, "wb") as joined:
+        for part in manifest["parts"]:
+            path, digest = staged / part["name"], hashlib.sha256()
+            if path.is_symlink() or path.stat().st_size != part["size"]:
+                raise UserError(f"{path} is damaged (a link, or its size differs from the manifest)")
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(2**20), b""):
+                    digest.update(block)
+                    whole.update(block)
+                    joined.write(block)
+            if digest.hexdigest() != part["sha256"]:
+                raise UserError(f"{path} is damaged (SHA-256 differs from the manifest)")
+    if whole.hexdigest() != manifest["sha256"]:
+        raise UserError("the joined archive's SHA-256 differs from the manifest")
 
 
 def unpack(staged: Path, data_dir: Path) -> Path:
-    """Check every part and the whole against the manifest, then extract the folder into ``data_dir``."""
+    """Check the manifest, every part and the whole, then extract the folder into ``data_dir``. The archive is
+    joined in a temporary file in ``staged`` and extracted into a temporary folder in ``data_dir``: both go, whatever
+    happens, and only the complete folder is moved to its place."""
     missing = missing_parts(staged)
     if missing:
-        raise SystemExit(f"cannot unpack: missing {', '.join(missing)} in {staged}")
-    manifest = json.loads((staged / MANIFEST).read_text())
-    for part in manifest["parts"]:
-        if sha256(staged / part["name"]) != part["sha256"]:
-            raise SystemExit(f"{staged / part['name']} is damaged (SHA-256 differs from the manifest)")
+        raise UserError(f"cannot unpack: missing {', '.join(missing)} in {staged}")
+    manifest = read_manifest(staged / MANIFEST)
     target = data_dir / manifest["folder"]
-    if target.exists():
-        raise SystemExit(f"{target} exists already: nothing unpacked")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".stage-") as tmp:
-        whole = Path(tmp) / manifest["archive"]
-        with open(whole, "wb") as out:
-            for part in manifest["parts"]:
-                out.write((staged / part["name"]).read_bytes())
-        if sha256(whole) != manifest["sha256"]:
-            raise SystemExit("the joined archive's SHA-256 differs from the manifest")
-        with tarfile.open(whole, "r:xz") as tar:
-            tar.extractall(tmp, filter="data")
-        (Path(tmp) / manifest["folder"]).rename(target)
+    if target.exists() or target.is_symlink():
+        raise UserError(f"{target} exists already: nothing unpacked")
+    if data_dir.exists() and not data_dir.is_dir():
+        raise UserError(f"--data_dir {data_dir} is not a folder")
+    handle, name = tempfile.mkstemp(dir=staged, prefix=".joining-", suffix=".tar.xz")
+    os.close(handle)
+    joined = Path(name)
+    try:
+        join_parts(staged, manifest, joined)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=data_dir, prefix=".stage-") as tmp:
+            try:
+                with tarfile.open(joined, "r:xz") as tar:
+                    tar.extractall(tmp, filter=members_of(manifest["folder"]))
+            except (tarfile.TarError, lzma.LZMAError, EOFError) as exc:
+                raise UserError(f"cannot extract the joined archive: {exc}: nothing unpacked") from None
+            folder = Path(tmp) / manifest["folder"]
+            if folder.is_symlink() or not folder.is_dir():
+                raise UserError(f"the archive holds no folder {manifest['folder']}: nothing unpacked")
+            folder.rename(target)
+    finally:
+        joined.unlink(missing_ok=True)
     print(f"unpacked {target}")
     return target
 
 
-def check(dataset: str, data_dir: Path, part_mib: float) -> None:
+def check(dataset: str, data_dir: Path, part_mib: float) -> bool:
     """pack, then per part a fresh 'call' that carries only that part and runs receive, then unpack: the result
     must hold the very files of the source folder."""
     spec = DATASETS[dataset]
@@ -136,11 +273,10 @@ def check(dataset: str, data_dir: Path, part_mib: float) -> None:
         same = names == sorted(p.name for p in target.iterdir()) and all(
             sha256(source / n) == sha256(target / n) for n in names)
         print(f"check: {len(names)} files of {source} " + ("arrived identical" if same else "DIFFER"))
-        if not same:
-            raise SystemExit(1)
+        return same
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=("pack", "receive", "unpack", "check"))
     parser.add_argument("--dataset", choices=tuple(DATASETS), default="cifar10")
@@ -148,16 +284,20 @@ def main() -> None:
     parser.add_argument("--stage", type=Path, default=ROOT / ".stage" / "parts")
     parser.add_argument("--staged", type=Path, default=ROOT / ".stage" / "kept")
     parser.add_argument("--part_mib", type=float, default=48.0, help="largest part (MiB; default 48)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    source = args.data_dir / DATASETS[args.dataset].folder
     if args.step == "pack":
         pack(args.dataset, args.data_dir, args.stage, args.part_mib)
     elif args.step == "receive":
+        check_apart(args.stage, source, "--stage")
+        check_apart(args.staged, source, "--staged")
         receive(args.stage, args.staged)
     elif args.step == "unpack":
         unpack(args.staged, args.data_dir)
     else:
-        check(args.dataset, args.data_dir, args.part_mib)
+        return 0 if check(args.dataset, args.data_dir, args.part_mib) else 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench._cli import positive_int, run_main  # noqa: E402
 from quant_snn.augment import preprocess_test  # noqa: E402
 from quant_snn.data import load_dataset  # noqa: E402
 from quant_snn.datasets import dataset_spec  # noqa: E402
@@ -31,15 +32,15 @@ from quant_snn.spiking_utils import build_spiking_model  # noqa: E402
 from quant_snn.weights import load_npz  # noqa: E402
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--npz", type=Path, required=True)
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--B", type=float, default=2.0)
     parser.add_argument("--data_dir", type=Path, default=Path(__file__).resolve().parents[1] / "data")
-    parser.add_argument("--limit", type=int, default=None)
-    args = parser.parse_args()
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first LIMIT test images (>= 1)")
+    args = parser.parse_args(argv)
     use_full_float32()
     quant, spec = QuantConfig(args.k, args.B), dataset_spec(args.dataset)
     arch = spec.architecture
@@ -70,4 +71,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

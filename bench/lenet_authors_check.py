@@ -20,6 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._cli import run_main  # noqa: E402
 from quant_snn.data import load_dataset  # noqa: E402
 from quant_snn.datasets import MNIST  # noqa: E402
 from quant_snn.export import integer_network, run_integer  # noqa: E402
@@ -40,13 +41,13 @@ def run(net, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarra
     return np.concatenate(predictions), np.concatenate(spikes), counts
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--npz", type=Path, default=ROOT / "LeNet" / "original" / "model_mnist.npz")
     parser.add_argument("--data_dir", type=Path, default=ROOT / "data")
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--B", type=float, default=2.0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     quant = QuantConfig(args.k, args.B)
     params, info = read_npz(args.npz)
     check_npz(args.npz, params, info, dataset="mnist", quant=quant)
@@ -83,4 +84,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

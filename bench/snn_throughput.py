@@ -29,7 +29,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from snn_oracle import run_oracle  # noqa: E402
 
+from bench._cli import positive_int, positive_int_list, run_main  # noqa: E402
 from quant_snn.architecture import VGG  # noqa: E402
+from quant_snn.flag_checks import check_noise_ratio  # noqa: E402
 from quant_snn.model import build_network  # noqa: E402
 from quant_snn.precision import compile_for_inference, use_full_float32  # noqa: E402
 from quant_snn.quant_config import QuantConfig  # noqa: E402
@@ -120,18 +122,20 @@ def time_preprocessing(snn_rate: float | None, rounds: int) -> None:
     print(f"test-time preprocessing per batch of 50: {line}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--npz", type=Path, default=None, help="weights file (default: a random k1B2 network)")
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--B", type=float, default=2.0)
-    parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--batch_sizes", default="50,100,250,500")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--passes", type=int, default=3, help="passes over the images for the memory check")
-    parser.add_argument("--oracle_images", type=int, default=2)
+    parser.add_argument("--images", type=positive_int, default=1000)
+    parser.add_argument("--batch_sizes", type=positive_int_list, default=[50, 100, 250, 500])
+    parser.add_argument("--rounds", type=positive_int, default=3)
+    parser.add_argument("--passes", type=positive_int, default=3, help="passes over the images for the memory check")
+    parser.add_argument("--oracle_images", type=positive_int, default=2)
     parser.add_argument("--noise", type=float, default=None, help="time only noise (this drop ratio) vs noiseless")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.noise is not None:
+        check_noise_ratio(args.noise, "--noise")
 
     use_full_float32()
     quant = QuantConfig(args.k, args.B)
@@ -149,7 +153,7 @@ def main() -> None:
           f"{'npz ' + str(args.npz) if args.npz else 'random'} {quant.tag} network, {args.images} images")
 
     results = {}
-    for batch in (int(b) for b in args.batch_sizes.split(",")):
+    for batch in args.batch_sizes:
         for model in (snn, ann):
             run_batches(model, images[: 2 * batch], batch)  # compile for this batch shape
         seconds = {"snn": 0.0, "ann": 0.0}
@@ -184,4 +188,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -29,7 +29,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._cli import positive_int, positive_int_list, run_main  # noqa: E402
 from quant_snn.datasets import dataset_spec  # noqa: E402
+from quant_snn.errors import UserError  # noqa: E402
 from quant_snn.spiking_logs import LOG_NAMES, STATS_VERSION, read_stats  # noqa: E402
 from quant_snn.weights import file_sha256, read_npz  # noqa: E402
 
@@ -69,8 +71,11 @@ def spiking_run(dataset: str, npz: Path, tag: str, variant: str, batch: int, fol
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", **thread_env(args.threads)}
         start = time.perf_counter()
         result = subprocess.run(command, env=env, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise SystemExit(f"{variant} batch {batch} {npz}: failed\n{result.stderr[-3000:]}")
+        if result.returncode != 0:  # one line here; all the run said is kept beside its logs
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "stderr.txt").write_text(result.stderr)
+            last = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
+            raise UserError(f"{variant} batch {batch} {npz}: failed: {last} (all of it: {folder / 'stderr.txt'})")
         print(f"  {npz.name} {variant:15s} batch {batch:4d}: {time.perf_counter() - start:6.1f} s", flush=True)
     logs = {name: [int(v) for v in (log_dir / f"{name}.txt").read_text().split()] for name in LOG_NAMES}
     return {"stats": read_stats(log_dir), "logs": logs}
@@ -80,30 +85,31 @@ def regroup(per_image: list[int], batch: int) -> list[int]:
     return [sum(per_image[i : i + batch]) for i in range(0, len(per_image), batch)]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--npz", type=Path, nargs="+", required=True, help="trained weights files (with metadata)")
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--data_dir", type=Path, default=ROOT / "data")
-    parser.add_argument("--batch_sizes", default="1,50,500")
+    parser.add_argument("--batch_sizes", type=positive_int_list, default=[1, 50, 500])
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--limit", type=int, default=None, help="only the first LIMIT test images (quick check)")
+    parser.add_argument("--limit", type=positive_int, default=None,
+                        help="only the first LIMIT test images (quick check)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "spike_agreement")
-    parser.add_argument("--jobs", type=int, default=2,
+    parser.add_argument("--jobs", type=positive_int, default=2,
                         help="runs side by side (batch-1 runs spend most of their time in one Python thread)")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="compute threads per run (default: CPUs divided by --jobs, at least 1); sets the "
                              "thread counts of PyTorch and TensorFlow, and at 1 turns off XLA's multi-threaded Eigen "
                              "(JAX has no other thread setting)")
-    args = parser.parse_args()
-    if args.threads is not None and args.threads < 1:
-        raise SystemExit("--threads must be at least 1")
-    args.threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
+    args = parser.parse_args(argv)
+    args.threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out} is not a folder")
     dataset_spec(args.dataset)
-    batches = sorted(int(b) for b in args.batch_sizes.split(","))
+    batches = sorted(set(args.batch_sizes))
     variants = [v for v in args.variants.split(",")]
     if REFERENCE not in variants or any(v not in VARIANTS for v in variants):
-        raise SystemExit(f"--variants: a subset of {','.join(VARIANTS)} that includes {REFERENCE}")
+        raise UserError(f"--variants: a subset of {','.join(VARIANTS)} that includes {REFERENCE}")
     import keras
 
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
@@ -112,9 +118,9 @@ def main() -> None:
     infos = {npz: read_npz(npz)[1] for npz in args.npz}
     for npz, info in infos.items():
         if info.quant is None or not info.quant.quantized:
-            raise SystemExit(f"{npz}: needs a quantized npz with metadata (k, B)")
+            raise UserError(f"{npz}: needs a quantized npz with metadata (k, B)")
     keys = [(npz, v, b) for b in reversed(batches) for npz in args.npz for v in variants]  # batch 1 (slowest) last
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         done = dict(zip(keys, pool.map(lambda key: spiking_run(
             args.dataset, key[0], infos[key[0]].quant.tag, key[1], key[2], run_dir(args.out, *key), args), keys)))
     rows, failures = [], []
@@ -151,8 +157,8 @@ def main() -> None:
           + ("0 differences in any accuracy, spike or SOP log; SNN = float64 ANN on every image" if not failures
              else f"{len(failures)} DIFFERENCES:\n" + "\n".join(failures)))
     (args.out / "summary.json").write_text(json.dumps({"rows": rows, "failures": failures}, indent=1) + "\n")
-    sys.exit(1 if failures else 0)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

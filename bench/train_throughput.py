@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench._cli import positive_int, run_main  # noqa: E402
 from quant_snn.model import conv_layers  # noqa: E402
 from quant_snn.quant_config import FP32, QuantConfig  # noqa: E402
 from quant_snn.train import build_training_model, compile_model  # noqa: E402
@@ -36,17 +37,17 @@ def time_steps(model: keras.Model, x, y, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch_size", type=int, default=200)
-    parser.add_argument("--steps", type=int, default=5, help="training steps per timed round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch_size", type=positive_int, default=200)
+    parser.add_argument("--steps", type=positive_int, default=5, help="training steps per timed round")
+    parser.add_argument("--rounds", type=positive_int, default=3)
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--B", type=float, default=2.0)
     parser.add_argument("--no_mixed", action="store_true", help="leave out the mixed_bfloat16 model")
     parser.add_argument("--native_baseline", action="store_true",
                         help="add the quantized model with native convolutions only (no layer as a matrix product)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, size=(args.batch_size, 32, 32, 3)).astype(np.float32)
@@ -87,4 +88,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)
