@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import layout
-from .datasets import DATASETS, dataset_spec
+from .datasets import dataset_spec
 from .errors import UserError
 from .layout import RunLayout
 from .names import NetworkName, parse_name
@@ -98,11 +98,15 @@ def committed_match(stats: SpikingStats, committed: SpikingStats | None, where: 
 
 
 def check_output_dir(output_dir: Path) -> None:
-    """The committed results live in the dataset folders; the showcase never writes there."""
-    committed = {layout.dataset_folder(spec).resolve() for spec in DATASETS.values()}
-    if output_dir.resolve() in committed:
-        raise UserError(f"--output_dir {output_dir} holds committed results; choose another folder "
-                        "(reproduce --output_dir rewrites them on purpose)")
+    """The showcase writes only outside the repository or under its git-ignored ``runs/``: never into a committed
+    folder (``--output_dir LeNet/original`` once rewrote the authors' network's logs)."""
+    from .paths import REPO
+
+    resolved = output_dir.resolve()
+    if resolved.is_relative_to(REPO) and not resolved.is_relative_to(REPO / "runs"):
+        raise UserError(f"--output_dir {output_dir} lies in the repository outside runs/, where committed results "
+                        "live; choose a folder under runs/ or outside the repository (reproduce --output_dir "
+                        "rewrites committed results on purpose)")
 
 
 @dataclass

@@ -76,7 +76,9 @@ def test_refusals_are_one_line_before_any_data(tmp_path, capsys, monkeypatch):
              ("--npz", str(fp32)): "FP32 network", ("--npz", str(k0b1), "--network", "all"): "leave out --npz",
              (): "no published network 'k1B2_original' for cifar10: published are none",
              ("--network", "all"): "lists no published network", ("--network", "k1B2.0"): "as 'k1B2'",
-             ("--output_dir", str(REPO / "CIFAR10")): "committed results"}
+             ("--output_dir", str(REPO / "CIFAR10")): "committed results",
+             ("--output_dir", str(REPO / "LeNet" / "original")): "committed results",
+             ("--noise", "0.1"): "leaves out 0"}
     for argv, message in cases.items():
         assert main(["--output_dir", str(tmp_path / "out"), "--data_dir", str(empty), *argv]) == 2
         err = capsys.readouterr().err.strip()

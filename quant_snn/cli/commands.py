@@ -138,6 +138,9 @@ def showcase_main(argv: Sequence[str] | None = None, arch=None) -> int:
         from ..paths import repo_relative
 
         noise = None if args.noise is None else parse_noise(args.noise)
+        if noise is not None and 0.0 not in noise:  # the table and the figures start from the noiseless run
+            raise UserError(f"--noise {args.noise} leaves out 0, the noiseless run the table and figures start "
+                            f"from: use --noise 0,{args.noise}")
         spec = dataset_spec(args.dataset)
         batch_size = spec.snn_batch_size if args.batch_size is None else args.batch_size
         if batch_size < 1:
