@@ -45,8 +45,11 @@ class ReproduceConfig:
 
         spec = dataset_spec(self.dataset)
         self.arch = self.arch or spec.architecture
-        self.batch_size = self.batch_size or spec.batch_size
-        self.snn_batch_size = self.snn_batch_size or spec.snn_batch_size
+        self.batch_size = spec.batch_size if self.batch_size is None else self.batch_size
+        self.snn_batch_size = spec.snn_batch_size if self.snn_batch_size is None else self.snn_batch_size
+        for flag, value in (("--batch_size", self.batch_size), ("--snn_batch_size", self.snn_batch_size)):
+            if value < 1:  # checked here, before any training, under the flag's own name
+                raise UserError(f"{flag} must be at least 1, got {value}")
         settings = expand_recipe(self.recipe, {**self.training, "epochs": None}, spec.network)
         settings.pop("epochs")
         self.settings = settings  # optimizer, schedule, learning_rate, warmup_epochs, weight_decay, label_smoothing,

@@ -156,7 +156,7 @@ def run_showcase(dataset: str, npz: Path, data_dir: Path, output_dir: Path, nois
 
     spec = dataset_spec(dataset)
     network = network or network_of(npz)
-    batch_size = batch_size or spec.snn_batch_size  # the original's, as in the committed runs
+    batch_size = spec.snn_batch_size if batch_size is None else batch_size  # the original's, as committed
     data = data or load_dataset(spec, data_dir)
     runs, ann_cache = [], {}  # the ANNs' decisions do not depend on the noise: computed by the first run only
     for ratio in noise:

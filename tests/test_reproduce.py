@@ -91,6 +91,8 @@ def test_command_line_and_bad_input(tmp_path, cifar10_dir, capsys):
     for flags, message in ((["--configs", ","], "--configs names no configuration (e.g. --configs fp32,k1B2)"),
                            (["--epochs", "0"], "--epochs must be at least 1, got 0"),
                            (["--limit", "0"], "--limit must be at least 1, got 0"),
+                           (["--batch_size", "0"], "--batch_size must be at least 1, got 0"),  # not "the default"
+                           (["--snn_batch_size", "-1"], "--snn_batch_size must be at least 1, got -1"),
                            (["--noise", "0.1"], "--noise must include 0, the noiseless run that the table and the "
                                                 "figures need (e.g. --noise 0,0.1,0.2)")):
         capsys.readouterr()
