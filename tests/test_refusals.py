@@ -142,3 +142,29 @@ def test_the_unbroken_file_loads(tmp_path):
     _, info = load_npz(quantized_npz(tmp_path, lambda arrays: None), build_network(10, QuantConfig(1, 2)),
                     dataset="cifar10", quant=QuantConfig(1, 2))
     assert info.epochs == 3
+
+
+@pytest.mark.parametrize("name", ["nonsense", "numpy"])
+def test_an_unusable_keras_backend_is_one_line(monkeypatch, capsys, name):
+    """Keras answers an unknown backend with a traceback from inside its own import."""
+    from quant_snn.cli.backend_check import check_keras_backend
+
+    monkeypatch.setenv("KERAS_BACKEND", name)
+    with pytest.raises(SystemExit) as exit_:
+        check_keras_backend()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith(f"error: KERAS_BACKEND={name} ") and err.count("\n") == 1
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    check_keras_backend()  # an installed one passes
+
+
+def test_every_command_checks_the_backend_before_keras_is_imported():
+    import subprocess
+    import sys
+
+    from conftest import script_env
+
+    done = subprocess.run([sys.executable, "-m", "quant_snn", "showcase"], capture_output=True, text=True,
+                          env={**script_env(), "KERAS_BACKEND": "nonsense"}, timeout=60)
+    assert done.returncode == 2 and done.stderr.startswith("error: KERAS_BACKEND=nonsense"), done.stderr
+    assert done.stderr.count("\n") == 1
