@@ -105,7 +105,6 @@ def download_archive(spec: DatasetSpec, data_dir: Path, origin: str | None = Non
     """The archive in ``data_dir``: one already there is used if it has the official md5 and otherwise refused,
     never replaced or deleted (it may be the user's only copy); else it is downloaded, verified, and removed again
     on any failure. Returns the path and whether this call downloaded it."""
-    data_dir.mkdir(parents=True, exist_ok=True)
     target = data_dir / spec.archive
     if target.exists():
         found = md5_of(target) if target.is_file() else "not a file"
@@ -176,8 +175,7 @@ def load_dataset(spec: DatasetSpec, data_dir: str | os.PathLike) -> Dataset:
     data_dir = Path(data_dir)
     if data_dir.exists() and not data_dir.is_dir():
         raise UserError(f"--data_dir {data_dir} is a file, not a folder")
-    folder = data_dir / spec.folder
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = data_dir / spec.folder  # made by the first download: a read-only folder of complete files is enough
     x_train, y_train = load_mnist_split(spec, folder, spec.train_files)
     x_test, y_test = load_mnist_split(spec, folder, spec.test_files)
     if spec.train_images is not None:

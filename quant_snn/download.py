@@ -52,9 +52,17 @@ def stall_watchdog(target: Path) -> Iterator[None]:
 
 
 def fetch(url: str, target: Path, md5: str, remedy: str) -> Path:
-    """Download ``url`` to ``target`` (whose folder exists) and check its md5; on any failure this call's own file is
-    removed and one :class:`UserError` says what happened and ``remedy``."""
+    """Download ``url`` to ``target`` and check its md5; on any failure this call's own file is removed and one
+    :class:`UserError` says what happened and ``remedy``. The folder is made, and proved writable, first (a
+    read-only ``--data_dir`` is one line, not Keras's chained tracebacks)."""
     import keras  # only needed when downloading
+
+    from .atomic import writable_folder
+
+    try:
+        writable_folder(target.parent, "data folder")
+    except UserError as exc:
+        raise UserError(f"{exc}: cannot download {target.name} into it; {remedy}") from None
 
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # a server that never answers ends in one error, not a hang

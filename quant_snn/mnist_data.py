@@ -32,6 +32,8 @@ def _how_to_fix(spec: DatasetSpec, folder: Path) -> str:
 
 
 def _read_bytes(path: Path) -> bytes:
+    if not path.is_file():  # a FIFO would block the read forever, a folder fail in a traceback
+        raise UserError(f"dataset file {path} is not a plain file")
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as f:

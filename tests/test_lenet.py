@@ -66,6 +66,21 @@ def test_broken_image_files_are_one_clear_error(tmp_path, damage, message):
         load_dataset(replace(spec, checksums=sums), tmp_path)
 
 
+def test_a_fifo_or_an_unwritable_folder_is_one_line_not_a_hang_or_a_traceback(tmp_path):
+    import os
+
+    spec = write_mnist(tmp_path / "mnist")
+    fifo = tmp_path / "mnist" / MNIST.train_files[0]
+    (tmp_path / "mnist" / f"{MNIST.train_files[0]}").unlink(missing_ok=True)
+    os.mkfifo(fifo)  # reading it once blocked forever
+    with pytest.raises(UserError, match="is not a plain file"):
+        load_dataset(spec, tmp_path)
+    blocked = tmp_path / "a_file"  # a folder that cannot be made stands for one that cannot be written
+    blocked.write_text("")
+    with pytest.raises(UserError, match=r"data folder .*a_file/x/mnist cannot be written .*cannot download"):
+        load_dataset(spec, blocked / "x")
+
+
 def test_labels_out_of_range_are_refused(tmp_path):
     spec = write_mnist(tmp_path / "mnist", labels=np.array([3] * 11 + [10] + [1] * 8))
     with pytest.raises(UserError, match="labels outside 0..9"):
