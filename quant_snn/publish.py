@@ -50,15 +50,25 @@ def compress_npz(source: str | os.PathLike, target: str | os.PathLike) -> str:
 
 
 def recorded_sums(folder: Path) -> dict[str, str]:
-    """File name -> SHA-256 from the folder's ``SHA256SUMS``, in ``sha256sum``'s format (text ``digest  name`` or
-    binary ``digest *name`` lines), so that ``sha256sum -c SHA256SUMS`` checks the same files."""
+    """File name -> SHA-256 (lower case) from the folder's ``SHA256SUMS``, in ``sha256sum``'s format (text
+    ``digest  name`` or binary ``digest *name`` lines, digests in either case), so that ``sha256sum -c SHA256SUMS``
+    checks the same files; a file that is not such a list is one error line."""
     path = folder / SUMS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        lines = path.read_bytes().decode("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} cannot be read as a list of SHA-256 sums ({exc}); restore it from git") from None
     sums = {}
-    for line in path.read_text().splitlines() if path.is_file() else []:
+    for number, line in enumerate(lines, 1):
         digest, _, name = line.partition(" ")
         name = name[1:] if name[:1] in (" ", "*") else name
-        if digest and name.strip():
-            sums[name.strip()] = digest.strip()
+        if not line.strip():
+            continue
+        if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest) or not name.strip():
+            raise UserError(f"{path} line {number} is not a 'digest  name' line of sha256sum; restore it from git")
+        sums[name.strip()] = digest.lower()
     return sums
 
 
@@ -105,6 +115,7 @@ def publish(npz: Path, folder: Path, label: str | None = None) -> tuple[Path, st
         NetworkName(info.quant, label)  # the label is checked before anything is written
         target = RunLayout.of(folder, info.dataset, info.quant, label).npz
     writable_folder(folder, "publishing folder")
+    recorded_sums(folder)  # a sums file that cannot take the new line stops here, before the copy is written
     digest = compress_npz(npz, target)
     record_sum(folder, target.name, digest)
     return target, digest

@@ -91,6 +91,21 @@ def test_a_second_file_keeps_the_first_ones_sum(tmp_path):
     assert [check_published(folder / name) for name in ("a.npz", "b.npz")] == [sums["a.npz"], sums["b.npz"]]
     (folder / SUMS_FILE).write_text(f"{sums['a.npz']} *a.npz\n")  # sha256sum -b's form
     assert recorded_sums(folder) == {"a.npz": sums["a.npz"]}
+    (folder / SUMS_FILE).write_text(f"{sums['a.npz'].upper()}  a.npz\n")  # sha256sum -c accepts it, so do we
+    assert check_published(folder / "a.npz") == sums["a.npz"]
+
+
+@pytest.mark.parametrize("sums", [b"\xff\xfe not text\n", b"abc  a.npz\n", b"0" * 64 + b"\n"])
+def test_a_sums_file_that_is_not_a_list_of_sums_stops_publishing_before_anything_is_written(tmp_path, capsys, sums):
+    """A non-UTF-8 SHA256SUMS once left a freshly written npz out of the sums."""
+    folder = tmp_path / "published"
+    folder.mkdir()
+    (folder / SUMS_FILE).write_bytes(sums)
+    original_format_npz(tmp_path / "a.npz")
+    assert main([str(tmp_path / "a.npz"), str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {folder / SUMS_FILE}") and err.count("\n") == 1, err
+    assert sorted(p.name for p in folder.iterdir()) == [SUMS_FILE] and (folder / SUMS_FILE).read_bytes() == sums
 
 
 def test_a_label_names_the_published_file_so_two_networks_of_one_configuration_sit_side_by_side(tmp_path, capsys):
