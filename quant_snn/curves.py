@@ -29,6 +29,10 @@ def read_history(path: Path) -> tuple[list[int], list[float]]:
         raise UserError(f"history {path} cannot be read ({type(exc).__name__}: {exc})") from None
     if not rows:
         raise UserError(f"history {path} holds no epoch (a header only, or an empty file)")
+    bad = next((i for i, (e, a) in enumerate(zip(epochs, accuracy)) if e < 1 or not 0 <= a <= 1), None)
+    if bad is not None:  # inf or nan would stretch or break the axes
+        raise UserError(f"history {path} row {bad + 1}: epoch {epochs[bad]}, test accuracy {accuracy[bad]} is no "
+                        "epoch's accuracy (a whole number >= 1, a fraction in [0, 1])")
     return epochs, accuracy
 
 

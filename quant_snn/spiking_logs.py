@@ -229,7 +229,7 @@ def read_logs(log_dir: Path) -> RunLogs:
 
     try:
         values = {name: [int(float(v)) for v in (log_dir / f"{name}.txt").read_text().split()] for name in LOG_NAMES}
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, OverflowError) as exc:  # OverflowError: an "inf" line
         raise damaged(str(exc)) from None
     stats = None
     if (log_dir / STATS_FILE).exists():

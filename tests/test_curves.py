@@ -38,6 +38,13 @@ def test_training_figure_refusals(tmp_path):
         training_figure(tmp_path, tmp_path)
 
 
+@pytest.mark.parametrize("value", ["inf", "nan", "1.5"])
+def test_an_impossible_accuracy_is_one_error_line(tmp_path, value):
+    (tmp_path / "k1B2_fast.csv").write_text("epoch,test_accuracy\n1,0.5\n2," + value + "\n")
+    with pytest.raises(UserError, match=f"row 2: epoch 2, test accuracy {value} is no epoch's accuracy"):
+        training_figure(tmp_path, tmp_path)
+
+
 def test_committed_histories_plot():
     histories = REPO / "CIFAR10" / "histories"
     if not any(histories.glob("*.csv")):

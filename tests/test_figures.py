@@ -158,9 +158,10 @@ def set_stats(folder, change):
     lambda f: set_stats(f, lambda s: s["config"].update(time_steps=0)),
     lambda f: set_stats(f, lambda s: s.pop("spiking_neurons")),
     lambda f: (f / "sop_num.txt").write_text("1\n"),
+    lambda f: (f / "spike_num.txt").write_text("inf\n" * len((f / "sop_num.txt").read_text().split())),
     lambda f: (f / "stats.json").write_text("[" * 100_000 + "]" * 100_000),
 ], ids=["not_a_number", "empty", "empty_dict", "list", "garbled", "zero_images", "zero_steps", "no_key", "short",
-        "deep"])
+        "deep", "inf"])
 def test_damaged_logs_are_one_error_line_naming_the_folder(figs, run_figure, damage):
     damage(figs / "k0B2")
     for name in ("sops", "accuracy", "firing_rates"):
