@@ -51,10 +51,10 @@ def _valid_state(state, path: Path) -> dict:
     epoch = state.get("epoch") if isinstance(state, dict) else None
     if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= MAX_EPOCHS:
         raise UserError(f"checkpoint {path} records no valid epoch count ({epoch!r}); it cannot be resumed: "
-                        "start anew with --resume False --overwrite True")
+                        "move it away to start anew")
     if not isinstance(state.get("config", {}), dict) or not _valid_history(state.get("history", []), epoch):
         raise UserError(f"checkpoint {path} has a malformed config or history record; it cannot be resumed: "
-                        "start anew with --resume False --overwrite True")
+                        "move it away to start anew")
     return state
 
 
@@ -87,7 +87,7 @@ def load_checkpoint(path: str | os.PathLike, model, optimizer) -> dict:
     """Restore model and optimizer state in place; returns ``{"epoch", "config", "history"}``."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"no checkpoint {path} to resume from: train with --resume False first")
+        raise UserError(f"no checkpoint {path} to resume from: start a new run instead of resuming")
     state, model_arrays, optimizer_arrays = _read(path)
     _assign_all(model.variables, model_arrays, "model", path)
     if not optimizer.built:

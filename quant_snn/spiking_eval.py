@@ -161,7 +161,7 @@ def run_spiking(cfg: SpikingRunConfig, data: Dataset | None = None, ann_cache: A
     use_full_float32()
     anns, snn, npz_info = load_networks(cfg)
     data = data or load_dataset(dataset_spec(cfg.dataset), cfg.data_dir)
-    writable_folder(cfg.log_dir, "--figs_dir folder")  # inputs first, then the output: before the evaluation
+    writable_folder(cfg.log_dir, "log folder")  # inputs first, then the output: before the evaluation
     check_replaceable(tuple(cfg.log_dir / name for name in (*LOG_FILES, STATS_FILE)))
     x_test, y_test = data.x_test[: cfg.limit], data.y_test[: cfg.limit]
     for model in [*anns.values(), snn.model]:

@@ -236,8 +236,8 @@ def set_aside_previous_run(cfg: RunConfig) -> None:
         names = ", ".join(p.name for p in existing)
         if not cfg.checkpoint_path.exists():  # e.g. a first epoch that ended on a full disk: nothing to resume
             raise UserError(f"{cfg.output_dir} holds files of a {cfg.stem} run without a checkpoint ({names}), so "
-                            "it cannot be resumed: start anew with --overwrite True (they are then moved aside, "
-                            "not deleted)")
+                            "it cannot be resumed: move them away to start anew (training with overwriting on moves "
+                            "them aside)")
         raise UserError(f"{cfg.output_dir} already holds a {cfg.stem} run ({names}): "
                         "continue it with --resume True, or start anew with --overwrite True (its files are then "
                         "moved aside, not deleted)")

@@ -204,3 +204,22 @@ def test_the_data_line_says_what_the_data_folder_records_and_guesses_nothing(tmp
     assert data_source(cfg) == "the official archive"
     (folder / PROVENANCE_FILE).write_text("converted from bundle X: 10 of 12 images exact\nmore\n")
     assert data_source(cfg) == "a prepared copy: converted from bundle X: 10 of 12 images exact (its PROVENANCE.txt)"
+
+
+def test_an_error_names_only_flags_the_command_has(tmp_path, cifar10_dir, capsys):
+    """A damaged checkpoint met by reproduce once said "start anew with --resume False --overwrite True", flags
+    that only the training scripts have."""
+    import json
+    import re
+
+    from quant_snn.cli.commands import reproduce_parser
+    from quant_snn.layout import RunLayout
+
+    checkpoint = RunLayout.of(tmp_path, "cifar10", QuantConfig(1, 2)).checkpoint
+    np.savez(checkpoint, state=np.str_(json.dumps({"epoch": 1, "history": "edited"})))
+    assert main(["--configs", "k1B2", "--epochs", "2", "--data_dir", str(cifar10_dir), "--output_dir",
+                 str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: checkpoint {checkpoint}") and err.count("\n") == 1, err
+    flags = {option for action in reproduce_parser()._actions for option in action.option_strings}
+    assert set(re.findall(r"--[a-z_]+", err)) <= flags, err

@@ -149,7 +149,7 @@ def test_a_figs_dir_that_cannot_take_the_logs_is_refused_before_the_evaluation(t
     monkeypatch.setattr(quant_snn.spiking_eval, "compile_for_inference", None)  # the evaluation would start here
     code, _, errors = in_process(capsys, "--npz", npz_files / "k1B2.npz", "--data_dir", cifar10_dir,
                                  "--figs_dir", blocker / "figs")
-    assert code == 2 and len(errors) == 1 and f"--figs_dir folder {blocker / 'figs' / 'k1B2'} cannot be written" in \
+    assert code == 2 and len(errors) == 1 and f"log folder {blocker / 'figs' / 'k1B2'} cannot be written" in \
         errors[0], errors
     (tmp_path / "figs" / "k1B2" / "stats.json").mkdir(parents=True)  # a folder where a result file goes
     code, _, errors = in_process(capsys, "--npz", npz_files / "k1B2.npz", "--data_dir", cifar10_dir,

@@ -96,7 +96,7 @@ def test_fresh_start_never_overwrites_an_earlier_run(tmp_path, cifar10_dir):
     assert len(asides) == 2
     assert {p.name: p.read_bytes() for p in asides[0].iterdir()} == before  # the first run, byte for byte
     cfg.checkpoint_path.unlink()  # e.g. a first epoch that ended on a full disk: npz and history, no checkpoint
-    with pytest.raises(UserError, match="without a checkpoint .* start anew with --overwrite True") as refused:
+    with pytest.raises(UserError, match="without a checkpoint .* move them away to start anew") as refused:
         train(cfg)
     assert "--resume True" not in str(refused.value)  # which would send the user back here
 
