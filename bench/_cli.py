@@ -2,7 +2,7 @@
 parsed (before any model is built or any file written), and one entry point that turns bad input into one
 ``error: ...`` line on stderr with exit status 2 (:func:`quant_snn.cli.flags.run_cli`) instead of a traceback.
 
-Kept free of Keras and NumPy: ``bench/gpu_stage.py`` imports it on a machine that may have neither.
+Kept free of Keras: ``bench/gpu_stage.py`` imports it on a GPU machine before Keras is installed there.
 """
 
 from __future__ import annotations
