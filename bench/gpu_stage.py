@@ -40,10 +40,12 @@ from quant_snn.errors import UserError  # noqa: E402
 
 MANIFEST = "manifest.json"
 # What pack writes, and so all that pack may delete and receive may move: part-<i>/ folders holding the manifest and
-# <folder>.tar.xz.<iii>, and (left by an interrupted pack) <folder>.tar.xz itself.
+# <folder>.tar.xz.<iii> (or, from a WebP bundle, <dataset>_webp.npz.<iii>), and (left by an interrupted pack)
+# <folder>.tar.xz itself.
 PART_FOLDER = re.compile(r"part-\d+")
-PIECE = re.compile(r"[\w.-]+\.tar\.xz\.\d{3,}")
+PIECE = re.compile(r"[\w.-]+\.(tar\.xz|npz)\.\d{3,}")
 WHOLE = re.compile(r"[\w.-]+\.tar\.xz")
+KINDS = ("tar.xz", "webp")  # the dataset folder as an xz tar, or a lossless WebP bundle (bench/cifar_from_webp.py)
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -85,12 +87,22 @@ def is_stage(stage: Path) -> bool:
     return True
 
 
-def pack(dataset: str, data_dir: Path, stage: Path, part_mib: float) -> list[Path]:
-    """The dataset folder as an xz tar cut into parts, one folder per part, each with the manifest."""
+def archive_name(dataset: str, kind: str) -> str:
+    return f"{DATASETS[dataset].folder}.tar.xz" if kind == "tar.xz" else f"{dataset}_webp.npz"
+
+
+def pack(dataset: str, data_dir: Path, stage: Path, part_mib: float, bundle: Path | None = None) -> list[Path]:
+    """The dataset folder as an xz tar (or the WebP ``bundle`` as it is) cut into parts, one folder per part, each
+    with the manifest."""
     spec = DATASETS[dataset]
     source = data_dir / spec.folder
     limit = part_bytes(part_mib)
-    if not source.is_dir():
+    if bundle is not None:
+        if spec.file_format != "cifar":
+            raise UserError(f"--bundle: WebP bundles exist for CIFAR-10 and CIFAR-100, not {dataset}")
+        if not bundle.is_file():
+            raise UserError(f"--bundle {bundle} not found")
+    elif not source.is_dir():
         raise UserError(f"{source} not found: prepare the dataset first (data/README.md)")
     check_apart(stage, source, "--stage")
     if not is_stage(stage):
@@ -99,25 +111,31 @@ def pack(dataset: str, data_dir: Path, stage: Path, part_mib: float) -> list[Pat
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
-    whole = stage / f"{spec.folder}.tar.xz"
-    with tarfile.open(whole, "w:xz", preset=6) as tar:
-        tar.add(source, arcname=spec.folder)
+    kind = "tar.xz" if bundle is None else "webp"
+    if bundle is None:
+        whole = stage / archive_name(dataset, kind)
+        with tarfile.open(whole, "w:xz", preset=6) as tar:
+            tar.add(source, arcname=spec.folder)
+    else:
+        whole = bundle
+    name = archive_name(dataset, kind)
     size = whole.stat().st_size
     parts, folders = [], []
     with open(whole, "rb") as f:
         for i in range(-(-size // limit)):  # ceil(size / limit) parts, read in order
             folder = stage / f"part-{i}"
             folder.mkdir()
-            part = folder / f"{whole.name}.{i:03d}"
+            part = folder / f"{name}.{i:03d}"
             part.write_bytes(f.read(limit))
             parts.append({"name": part.name, "size": part.stat().st_size, "sha256": sha256(part)})
             folders.append(folder)
-    manifest = {"dataset": dataset, "folder": spec.folder, "archive": whole.name, "size": size,
+    manifest = {"dataset": dataset, "folder": spec.folder, "kind": kind, "archive": name, "size": size,
                 "sha256": sha256(whole), "parts": parts}
     for folder in folders:
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-    whole.unlink()
-    print(f"{source} -> {size / 2**20:.1f} MiB in {len(parts)} parts: " + ", ".join(str(f) for f in folders))
+    if bundle is None:
+        whole.unlink()
+    print(f"{bundle or source} -> {size / 2**20:.1f} MiB in {len(parts)} parts: " + ", ".join(str(f) for f in folders))
     return folders
 
 
@@ -160,7 +178,10 @@ def read_manifest(path: Path) -> dict:
     spec = DATASETS.get(manifest["dataset"]) if isinstance(manifest["dataset"], str) else None
     if spec is None:
         raise UserError(f"{path}: unknown dataset {manifest['dataset']!r}")
-    archive, parts = f"{spec.folder}.tar.xz", manifest["parts"]
+    kind = manifest.setdefault("kind", "tar.xz")
+    if kind not in KINDS or (kind == "webp" and spec.file_format != "cifar"):
+        raise UserError(f"{path}: kind must be one of {', '.join(KINDS)} (webp for CIFAR only), got {kind!r}")
+    archive, parts = archive_name(manifest["dataset"], kind), manifest["parts"]
     if manifest["folder"] != spec.folder or manifest["archive"] != archive:
         raise UserError(f"{path}: folder and archive must be {spec.folder!r} and {archive!r} (plain names), got "
                         f"{manifest['folder']!r} and {manifest['archive']!r}")
@@ -231,18 +252,26 @@ def unpack(staged: Path, data_dir: Path) -> Path:
         raise UserError(f"{target} exists already: nothing unpacked")
     if data_dir.exists() and not data_dir.is_dir():
         raise UserError(f"--data_dir {data_dir} is not a folder")
-    handle, name = tempfile.mkstemp(dir=staged, prefix=".joining-", suffix=".tar.xz")
+    handle, name = tempfile.mkstemp(dir=staged, prefix=".joining-", suffix="." + manifest["archive"].split(".", 1)[1])
     os.close(handle)
     joined = Path(name)
     try:
         join_parts(staged, manifest, joined)
         data_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=data_dir, prefix=".stage-") as tmp:
-            try:
-                with tarfile.open(joined, "r:xz") as tar:
-                    tar.extractall(tmp, filter=members_of(manifest["folder"]))
-            except (tarfile.TarError, lzma.LZMAError, EOFError) as exc:
-                raise UserError(f"cannot extract the joined archive: {exc}: nothing unpacked") from None
+            if manifest["kind"] == "webp":
+                from bench.cifar_from_webp import BundleError, convert
+
+                try:
+                    convert(manifest["dataset"], joined, Path(tmp) / manifest["folder"], os.cpu_count() or 1)
+                except BundleError as exc:
+                    raise UserError(f"cannot convert the joined bundle: {exc}: nothing unpacked") from None
+            else:
+                try:
+                    with tarfile.open(joined, "r:xz") as tar:
+                        tar.extractall(tmp, filter=members_of(manifest["folder"]))
+                except (tarfile.TarError, lzma.LZMAError, EOFError) as exc:
+                    raise UserError(f"cannot extract the joined archive: {exc}: nothing unpacked") from None
             folder = Path(tmp) / manifest["folder"]
             if folder.is_symlink() or not folder.is_dir():
                 raise UserError(f"the archive holds no folder {manifest['folder']}: nothing unpacked")
@@ -253,13 +282,16 @@ def unpack(staged: Path, data_dir: Path) -> Path:
     return target
 
 
-def check(dataset: str, data_dir: Path, part_mib: float) -> bool:
+def check(dataset: str, data_dir: Path, part_mib: float, bundle: Path | None = None) -> bool:
     """pack, then per part a fresh 'call' that carries only that part and runs receive, then unpack: the result
-    must hold the very files of the source folder."""
+    must hold the very files of the source folder (with ``bundle``: of the folder converted here beforehand)."""
     spec = DATASETS[dataset]
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        folders = pack(dataset, data_dir, scratch / "here", part_mib)
+        if bundle is not None and not (data_dir / spec.folder).is_dir():
+            raise UserError(f"{data_dir / spec.folder} not found: convert the bundle here first to compare with it "
+                            "(python bench/cifar_from_webp.py)")
+        folders = pack(dataset, data_dir, scratch / "here", part_mib, bundle)
         machine = scratch / "machine"
         for folder in folders:  # one call each: the carried part replaces .stage/parts, .stage/kept stays
             stage = machine / ".stage" / "parts"
@@ -284,10 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", type=Path, default=ROOT / ".stage" / "parts")
     parser.add_argument("--staged", type=Path, default=ROOT / ".stage" / "kept")
     parser.add_argument("--part_mib", type=float, default=48.0, help="largest part (MiB; default 48)")
+    parser.add_argument("--bundle", type=Path, default=None,
+                        help="pack this lossless WebP bundle (CIFAR) instead of the dataset folder; unpack converts it")
     args = parser.parse_args(argv)
     source = args.data_dir / DATASETS[args.dataset].folder
     if args.step == "pack":
-        pack(args.dataset, args.data_dir, args.stage, args.part_mib)
+        pack(args.dataset, args.data_dir, args.stage, args.part_mib, args.bundle)
     elif args.step == "receive":
         check_apart(args.stage, source, "--stage")
         check_apart(args.staged, source, "--staged")
@@ -295,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.step == "unpack":
         unpack(args.staged, args.data_dir)
     else:
-        return 0 if check(args.dataset, args.data_dir, args.part_mib) else 1
+        return 0 if check(args.dataset, args.data_dir, args.part_mib, args.bundle) else 1
     return 0
 
 
