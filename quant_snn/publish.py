@@ -22,9 +22,10 @@ from .errors import UserError
 SUMS_FILE = "SHA256SUMS"
 
 
-def compress_npz(source: str | os.PathLike, target: str | os.PathLike) -> str:
+def compress_npz(source: str | os.PathLike, target: str | os.PathLike, level: int = 9) -> str:
     """Write ``source``'s members deflated into ``target`` (atomically), check that both read back to the same
-    params and metadata, and return the new file's SHA-256."""
+    params and metadata, and return the new file's SHA-256. Published files use ``level`` 9 (about 22 s for the
+    VGG-Net, 17% smaller than level 6 in 1 s); a copy in transit may take 6: publishing it gives the same bytes."""
     from .weights import file_sha256, read_npz
 
     source, target = Path(source), Path(target)
@@ -36,9 +37,9 @@ def compress_npz(source: str | os.PathLike, target: str | os.PathLike) -> str:
 
     def write(f) -> None:
         # each member keeps its source's time stamp, so the same npz always gives the same bytes (and SHA-256)
-        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as zout:
             for item, data in members:
-                zout.writestr(zipfile.ZipInfo(item.filename, item.date_time), data, zipfile.ZIP_DEFLATED, 9)
+                zout.writestr(zipfile.ZipInfo(item.filename, item.date_time), data, zipfile.ZIP_DEFLATED, level)
 
     atomic_write(target, write)
     again, again_info = read_npz(target)

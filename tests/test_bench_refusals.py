@@ -18,6 +18,7 @@ from types import ModuleType
 import pytest
 
 from quant_snn.cli.flags import run_cli
+from quant_snn.errors import UserError
 
 FOLDER = "cifar-10-batches-py"
 ARCHIVE = f"{FOLDER}.tar.xz"
@@ -307,6 +308,9 @@ def test_receive_moves_nothing_unless_all_is_what_pack_writes(tmp_path: Path, da
         ("gpu_campaign", ["--deadline", "nan"], "argument --deadline: must be a finite number > 0"),
         ("gpu_campaign", ["--epochs", "0"], "argument --epochs: must be at least 1"),
         ("gpu_campaign", ["--original_epochs", "-1"], "argument --original_epochs: must be at least 0"),
+        ("gpu_table", ["train", "--deadline", "inf"], "argument --deadline: must be a finite number > 0"),
+        ("gpu_table", ["train", "--epochs_per_call", "0"], "argument --epochs_per_call: must be at least 1"),
+        ("gpu_table", ["check", "--epochs", "0"], "argument --epochs: must be at least 1"),
     ],
 )
 def test_counts_are_refused_while_the_flags_are_parsed(script: str, argv: list[str], message: str, capsys) -> None:
@@ -323,6 +327,13 @@ def test_counts_are_refused_while_the_flags_are_parsed(script: str, argv: list[s
         ("backend_throughput", ["--backends", "tensorflow,tensorfow"], "error: --backends takes comma-separated"),
         ("gpu_campaign", ["--candidates", "nope", "--work", "{tmp}/w", "--out", "{tmp}/o"], "error: unknown candid"),
         ("gpu_campaign", ["--other_configs", "k9", "--work", "{tmp}/w", "--out", "{tmp}/o"], "error: unknown config"),
+        ("gpu_table", ["stage"], "error: stage needs --bundle"),
+        ("gpu_table", ["stage", "--bundle", "{tmp}/missing.npz"], "error: --bundle {tmp}/missing.npz not found"),
+        ("gpu_table", ["train", "--configs", "k1B2,k1B2", "--out", "{tmp}/o"], "error: --configs 'k1B2,k1B2'"),
+        ("gpu_table", ["train", "--configs", "k1Bx", "--out", "{tmp}/o"], "error: unknown network 'k1Bx_fast60'"),
+        ("gpu_table", ["train", "--recipe", "slow", "--out", "{tmp}/o"], "error: unknown --recipe 'slow'"),
+        ("gpu_table", ["train", "--precision", "half", "--out", "{tmp}/o"], "error: unknown --precision 'half'"),
+        ("gpu_table", ["train", "--out", "{tmp}/file"], "error: --out {tmp}/file already holds cifar100/ (or is not"),
     ],
 )
 def test_bad_input_gives_one_error_line(tmp_path: Path, script: str, argv: list[str], message: str, capsys) -> None:
@@ -343,3 +354,9 @@ def test_backend_throughput_reports_a_failed_run_in_one_line(monkeypatch, capsys
         "error: tensorflow: train_throughput.py failed: train_throughput.py: error: argument --steps: "
         "must be at least 1, got 0"
     )
+
+
+def test_gpu_table_trains_nothing_before_every_part_is_there(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="staged parts are not complete: carry the remaining parts first"):
+        bench("gpu_table").ensure_data(tmp_path, "cifar100")
+    assert tree(tmp_path) == []

@@ -117,3 +117,15 @@ def test_a_label_names_the_published_file_so_two_networks_of_one_configuration_s
     assert len(set(recorded_sums(folder).values())) == 2
     assert main([str(tmp_path / "run0.npz"), str(tmp_path / "other"), "--label", "noise1"]) == 2
     assert "network label 'noise1'" in capsys.readouterr().err and not (tmp_path / "other").exists()
+
+
+def test_a_copy_in_transit_publishes_to_the_same_bytes(tmp_path):
+    from quant_snn.publish import compress_npz
+
+    original_format_npz(tmp_path / "m.npz")
+    (tmp_path / "transit").mkdir()
+    compress_npz(tmp_path / "m.npz", tmp_path / "transit" / "m.npz", level=1)  # bench/gpu_table.py brings back 6
+    assert main([str(tmp_path / "m.npz"), str(tmp_path / "direct")]) == 0
+    assert main([str(tmp_path / "transit" / "m.npz"), str(tmp_path / "via")]) == 0
+    assert (tmp_path / "transit" / "m.npz").read_bytes() != (tmp_path / "direct" / "m.npz").read_bytes()
+    assert (tmp_path / "via" / "m.npz").read_bytes() == (tmp_path / "direct" / "m.npz").read_bytes()
