@@ -147,7 +147,8 @@ def history_rows(path: Path) -> list[dict]:
 def launch(name: str, args: argparse.Namespace, work: Path, data: Path) -> subprocess.Popen:
     argv = [sys.executable, "-m", "quant_snn", "reproduce", "--dataset", args.dataset, "--configs", name,
             "--noise", "0", "--train_only", "True", "--recipe", args.recipe, "--output_dir", str(work / name),
-            "--data_dir", str(data), "--precision", args.precision]
+            "--data_dir", str(data), "--precision", args.precision,
+            "--steps_per_execution", str(args.steps_per_execution)]
     argv += ["--epochs", str(args.epochs)] if args.epochs else []
     (work / name).mkdir(parents=True, exist_ok=True)
     log = open(work / name / "training_log.txt", "a")
@@ -326,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=positive_int, default=None, help="override the recipe's epochs")
     parser.add_argument("--precision", default=None,
                         help="training precision (default: train mixed_bfloat16, check float32)")
+    parser.add_argument("--steps_per_execution", type=positive_int, default=25,
+                        help="training steps per compiled call (default 25: a tenth of a CIFAR epoch; the same "
+                             "weights as 1, tested)")
     parser.add_argument("--deadline", type=positive_float, default=480,
                         help="train: seconds from the call's start after which every run is stopped (default 480)")
     parser.add_argument("--epochs_per_call", type=positive_int, default=None,

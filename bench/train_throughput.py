@@ -6,7 +6,13 @@ All models (in-graph augmentation included) train on the same random CIFAR-sized
 between them so that background load hits all alike. Prints the rates, quantized/FP32 (target >= 0.85),
 mixed_bfloat16/float32 and quantized/native. Runs on whatever KERAS_BACKEND names.
 
+``--steps_per_execution N`` measures instead the training scripts' own path (``model.fit`` over epochs of ``--steps``
+batches) with 1 and with N steps per compiled call, in one run: images/s, epoch-runs/s of a 50,000-image epoch, model
+TFLOP/s (6 x the forward multiply-accumulates per image) and their fraction of an H200's ~790 TFLOP/s of dense bf16,
+the first epoch's seconds (compilation included), and the ratio N/1.
+
     python bench/train_throughput.py [--batch_size 200 --steps 5 --rounds 3 --k 1 --B 2 --no_mixed --native_baseline]
+    python bench/train_throughput.py --steps_per_execution 25 --steps 50 --precision mixed_bfloat16
 """
 
 from __future__ import annotations
@@ -37,6 +43,34 @@ def time_steps(model: keras.Model, x, y, steps: int) -> float:
     return time.perf_counter() - start
 
 
+PEAK_TFLOPS = 790.0  # dense bf16 matrix arithmetic of one NVIDIA H200
+EPOCH_IMAGES = 50_000  # a CIFAR training epoch
+
+
+def fit_rates(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> None:
+    """The training scripts' path, ``model.fit``, with 1 and with ``--steps_per_execution`` steps per call."""
+    from quant_snn.architecture import VGG
+
+    flop = 6 * sum(VGG.ann_macs(10))
+    x, y = np.concatenate([x] * args.steps), np.concatenate([y] * args.steps)
+    rates = {}
+    for steps in (1, args.steps_per_execution):
+        model, _ = build_training_model(10, QuantConfig(args.k, args.B), seed=0, precision=args.precision)
+        compile_model(model, 1e-3, steps_per_execution=steps)
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0, shuffle=True)
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=args.batch_size, epochs=args.rounds, verbose=0, shuffle=True)
+        rates[steps] = len(x) * args.rounds / (time.perf_counter() - start)
+        tflops = rates[steps] * flop / 1e12
+        print(f"steps_per_execution {steps}: {rates[steps]:.1f} images/s, {rates[steps] / EPOCH_IMAGES:.4f} "
+              f"epoch-runs/s, {tflops:.3f} TFLOP/s of model arithmetic ({tflops / PEAK_TFLOPS:.2%} of "
+              f"{PEAK_TFLOPS:g}), first epoch {first:.1f} s (compilation included)")
+    print(f"ratio steps_per_execution {args.steps_per_execution}/1: "
+          f"{rates[args.steps_per_execution] / rates[1]:.3f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch_size", type=positive_int, default=200)
@@ -45,6 +79,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--B", type=float, default=2.0)
     parser.add_argument("--no_mixed", action="store_true", help="leave out the mixed_bfloat16 model")
+    parser.add_argument("--steps_per_execution", type=positive_int, default=None,
+                        help="compare model.fit with this many steps per compiled call against 1 (and nothing else)")
+    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32",
+                        help="--steps_per_execution: the training precision (default float32)")
     parser.add_argument("--native_baseline", action="store_true",
                         help="add the quantized model with native convolutions only (no layer as a matrix product)")
     args = parser.parse_args(argv)
@@ -52,6 +90,10 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, size=(args.batch_size, 32, 32, 3)).astype(np.float32)
     y = rng.integers(0, 10, size=args.batch_size).astype(np.int32)
+    print(f"backend {keras.backend.backend()}, keras {keras.__version__}, {platform.processor() or platform.machine()}"
+          f", {os.cpu_count()} CPUs, batch {args.batch_size}")
+    if args.steps_per_execution:
+        return fit_rates(args, x, y)
     models = {}
     quant = QuantConfig(args.k, args.B)
     variants = [("quantized", quant, "float32"), ("fp32", FP32, "float32")]
@@ -73,9 +115,7 @@ def main(argv: list[str] | None = None) -> None:
             seconds[name] += time_steps(model, x, y, args.steps)
     images = args.rounds * args.steps * args.batch_size
     rate = {name: images / s for name, s in seconds.items()}
-    print(f"backend {keras.backend.backend()}, keras {keras.__version__}, "
-          f"{platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, batch {args.batch_size}, {images} images per model")
+    print(f"{images} images per model")
     print(f"quantized k{args.k}B{args.B:g}: {rate['quantized']:.1f} images/s")
     print(f"fp32:          {rate['fp32']:.1f} images/s")
     print(f"ratio quantized/fp32: {rate['quantized'] / rate['fp32']:.3f}")

@@ -32,6 +32,7 @@ class ReproduceConfig:
     distribute: bool = False
     cpu_devices: int | None = None
     precision: str = "float32"
+    steps_per_execution: int = 1
     recipe: str = "original"
     training: dict = field(default_factory=dict)  # flags given on the command line (None where left out)
     train_only: bool = False
@@ -47,7 +48,8 @@ class ReproduceConfig:
         self.arch = self.arch or spec.architecture
         self.batch_size = spec.batch_size if self.batch_size is None else self.batch_size
         self.snn_batch_size = spec.snn_batch_size if self.snn_batch_size is None else self.snn_batch_size
-        for flag, value in (("--batch_size", self.batch_size), ("--snn_batch_size", self.snn_batch_size)):
+        for flag, value in (("--batch_size", self.batch_size), ("--snn_batch_size", self.snn_batch_size),
+                            ("--steps_per_execution", self.steps_per_execution)):
             if value < 1:  # checked here, before any training, under the flag's own name
                 raise UserError(f"{flag} must be at least 1, got {value}")
         settings = expand_recipe(self.recipe, {**self.training, "epochs": None}, spec.network)

@@ -300,6 +300,8 @@ def test_receive_moves_nothing_unless_all_is_what_pack_writes(tmp_path: Path, da
         ("train_throughput", ["--steps", "0"], "argument --steps: must be at least 1, got 0"),
         ("train_throughput", ["--rounds", "-1"], "argument --rounds: must be at least 1"),
         ("train_throughput", ["--batch_size", "0"], "argument --batch_size: must be at least 1"),
+        ("train_throughput", ["--steps_per_execution", "0"], "argument --steps_per_execution: must be at least 1"),
+        ("gpu_table", ["train", "--steps_per_execution", "0"], "argument --steps_per_execution: must be at least 1"),
         ("integer_form_check", ["--npz", "x.npz", "--limit", "0"], "argument --limit: must be at least 1, got 0"),
         ("spike_agreement", ["--npz", "x.npz", "--threads", "0"], "argument --threads: must be at least 1"),
         ("spike_agreement", ["--npz", "x.npz", "--jobs", "0"], "argument --jobs: must be at least 1"),

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 from conftest import script_env
@@ -18,6 +19,7 @@ from quant_snn.errors import UserError
 from quant_snn.quant_config import FP32, QuantConfig
 from quant_snn.seeding import set_seed
 from quant_snn.train import RunConfig, build_training_model, compile_model, evaluate, train
+from quant_snn.weights import read_npz
 
 K1B2 = QuantConfig(1, 2)
 
@@ -195,3 +197,22 @@ def test_a_checkpoint_is_read_within_its_stated_size(tmp_path, monkeypatch):
     np.savez(path, state=state, model_0000=np.array([{"a": 1}], dtype=object))
     with pytest.raises(UserError, match="cannot be read .*pickled object"):
         load_checkpoint(path, model=None, optimizer=None)
+
+
+@pytest.mark.backends
+def test_several_steps_per_call_give_the_same_weights(tmp_path, cifar10_dir):
+    """--steps_per_execution runs the same steps (shuffles, augmentation draws, updates) in fewer compiled calls:
+    one epoch of 5 steps, 3 per call (one call of 3, one of 2), ends with the plain path's weights bit for bit."""
+    if keras.backend.backend() == "torch":
+        with pytest.raises(UserError, match="--steps_per_execution above 1 needs the TensorFlow or JAX backend"):
+            run_config(tmp_path, cifar10_dir, steps_per_execution=3)
+        return
+    runs = {}
+    for steps in (1, 3):
+        cfg = run_config(tmp_path / f"s{steps}", cifar10_dir, steps_per_execution=steps)
+        history = train(cfg)
+        runs[steps] = (read_npz(cfg.npz_path)[0], history[-1])
+    (plain, plain_row), (fast, fast_row) = runs[1], runs[3]
+    assert len(plain) == len(fast) and all(np.array_equal(a, b) for a, b in zip(plain, fast, strict=True))
+    assert {k: v for k, v in plain_row.items() if k != "seconds"} == {k: v for k, v in fast_row.items()
+                                                                      if k != "seconds"}

@@ -91,7 +91,7 @@ def reproduce_main(argv: Sequence[str] | None = None) -> int:
             noise_configs=comma_list(args.noise_configs), trained_on=args.trained_on or [], weights=args.weights,
             data_dir=args.data_dir, output_dir=args.output_dir, batch_size=args.batch_size,
             snn_batch_size=args.snn_batch_size, seed=args.seed, limit=args.limit, distribute=args.distribute,
-            cpu_devices=args.cpu_devices, precision=args.precision,
+            cpu_devices=args.cpu_devices, precision=args.precision, steps_per_execution=args.steps_per_execution,
         )
         if args.cpu_devices:
             from ..distribute import request_cpu_devices

@@ -50,6 +50,9 @@ def add_parallel_flags(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
                         help="training compute precision (default float32); evaluation is always float32")
+    parser.add_argument("--steps_per_execution", type=int, default=1,
+                        help="training steps per compiled call (default 1): fewer round trips to an accelerator, "
+                             "the same weights")
 
 
 def add_recipe_flags(parser: argparse.ArgumentParser, init: bool = True) -> None:
