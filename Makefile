@@ -8,7 +8,7 @@
 # make test    - set up .venv with the test requirements too (JAX, PyTorch, pytest), lint (ruff), run the test suite
 #                on the TensorFlow, JAX and PyTorch backends (.ci/run)
 # make bench   - training and spiking throughput benchmarks
-# make gpu-prep - Keras wheels into .gpu/ for bench/gpu_campaign.sh on a GPU machine
+# make gpu-prep - Keras wheels into .gpu/ for bench/gpu_table.sh (and gpu_campaign.sh) on a GPU machine
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -60,7 +60,7 @@ bench: runtime
 	$(PY) bench/train_throughput.py
 	$(PY) bench/snn_throughput.py
 
-# Put into the git-ignored .gpu/, for bench/gpu_campaign.sh on a GPU machine (JAX there, no TensorFlow or
+# Put into the git-ignored .gpu/, for bench/gpu_table.sh on a GPU machine (JAX there, no TensorFlow or
 # Keras), Keras and the two packages that machine lacks, as Python 3.12 wheels. The CIFAR-10 images travel
 # separately (bench/gpu_stage.py).
 gpu-prep: setup
