@@ -1,4 +1,4 @@
-"""A whole results table trained on one GPU machine that is lent for a few calls: stage, train side by side, bring back.
+"""A whole results table trained on a GPU machine that takes a few calls: stage, train side by side, bring back.
 
 Such a machine (see README_VGG.md, "A GPU") takes at most 64 MiB per call, the working tree included, runs a call for
 at most 10 minutes, keeps its git-ignored files only while it is held, and has JAX but neither TensorFlow nor Keras.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A results table trained on a GPU machine lent for a few calls (bench/gpu_table.py says how); run from the
+# A results table trained on a GPU machine reached through a few calls (bench/gpu_table.py says how); run from the
 # repository root, here or there:
 #   bash bench/gpu_table.sh stage --dataset cifar100 --bundle cifar100_webp.npz    # here: parts + the calls to make
 #   bash bench/gpu_table.sh receive                                                 # there, calls 1 .. n-1
