@@ -5,6 +5,7 @@
 #   bash bench/gpu_table.sh receive                                                 # there, calls 1 .. n-1
 #   bash bench/gpu_table.sh train --dataset cifar100 [--recipe fast60 --deadline 480]  # there, the last part's call
 #   bash bench/gpu_table.sh check [--dataset cifar10 --configs fp32,k1B2]          # here: every step, scratch folders
+#   bash bench/gpu_table.sh throughput                                              # bench/train_throughput.py
 # On a machine without Keras, the wheels that `make gpu-prep` put into .gpu/ (carried by the first call) are
 # installed into .gpu/site once; training there runs on JAX with a persistent compilation cache in runs/table/.
 set -euo pipefail
@@ -30,4 +31,8 @@ if command -v nvidia-smi >/dev/null 2>&1; then
     fi
 fi
 export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
+if [ "${1:-}" = throughput ]; then  # model.fit with 25 steps per compiled call against 1 (later flags override)
+    shift
+    exec "$PY" bench/train_throughput.py --steps_per_execution 25 --steps 50 --rounds 3 --precision mixed_bfloat16 "$@"
+fi
 "$PY" bench/gpu_table.py "$@"
