@@ -8,6 +8,7 @@
 #   bash bench/gpu_table.sh throughput                                              # bench/train_throughput.py
 # On a machine without Keras, the wheels that `make gpu-prep` put into .gpu/ (carried by the first call) are
 # installed into .gpu/site once; training there runs on JAX with a persistent compilation cache in runs/table/.
+# MPS=1 runs the side-by-side processes under CUDA MPS (untried: compare summary.json's throughput with and without).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}  # PYTHON names the interpreter; else the project's .venv where there is one
@@ -28,6 +29,13 @@ if command -v nvidia-smi >/dev/null 2>&1; then
         nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 15 \
             > "${OUT:-runs/table_out}/gpu_utilization.csv" 2>&1 &
         trap 'kill %1 2>/dev/null || true' EXIT
+        if [ "${MPS:-0}" = 1 ] && command -v nvidia-cuda-mps-control >/dev/null 2>&1; then  # opt-in: CUDA MPS
+            export CUDA_MPS_PIPE_DIRECTORY=$PWD/runs/table/mps CUDA_MPS_LOG_DIRECTORY=$PWD/runs/table/mps
+            mkdir -p runs/table/mps
+            if nvidia-cuda-mps-control -d; then mps=on; else mps="failed to start: without it"; fi
+            echo "CUDA MPS $mps" | tee -a "${OUT:-runs/table_out}/device.txt"
+            trap 'kill %1 2>/dev/null || true; echo quit | nvidia-cuda-mps-control 2>/dev/null || true' EXIT
+        fi
     fi
 fi
 export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
