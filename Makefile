@@ -61,8 +61,8 @@ bench: runtime
 	$(PY) bench/snn_throughput.py
 
 # Put into the git-ignored .gpu/, for bench/gpu_table.sh on a GPU machine (JAX there, no TensorFlow or
-# Keras), Keras and the two packages that machine lacks, as Python 3.12 wheels. The CIFAR-10 images travel
-# separately (bench/gpu_stage.py).
+# Keras), Keras and the two packages that machine lacks, as Python 3.12 wheels (2.8 MiB). The images travel
+# separately (bash bench/gpu_table.sh stage).
 gpu-prep: setup
 	mkdir -p .gpu
 	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
