@@ -46,8 +46,11 @@ def decode(blobs: list[bytes]) -> np.ndarray:
 
     out = np.empty((len(blobs), 3, 32, 32), dtype=np.uint8)
     for i, blob in enumerate(blobs):
-        with Image.open(io.BytesIO(blob)) as image:
-            pixels = np.asarray(image.convert("RGB"))
+        try:
+            with Image.open(io.BytesIO(blob)) as image:
+                pixels = np.asarray(image.convert("RGB"))
+        except (OSError, ValueError, SyntaxError) as exc:  # pillow's errors for data that is not an image
+            raise BundleError(f"image {i} of a chunk does not decode ({type(exc).__name__}: {exc})") from None
         if pixels.shape != (32, 32, 3):
             raise BundleError(f"expected a 32x32 image, got shape {pixels.shape}")
         out[i] = pixels.transpose(2, 0, 1)
@@ -183,8 +186,10 @@ def convert(dataset: str, bundle_path: Path, dest: Path, workers: int = 1) -> Pa
     try:
         with np.load(bundle_path, allow_pickle=False) as bundle:
             provenance = (write_cifar10 if dataset == "cifar10" else write_cifar100)(bundle, dest, workers)
-    except (KeyError, OSError, EOFError) as exc:
-        raise BundleError(f"{bundle_path} is not a {dataset} WebP bundle ({exc})") from None
+    except BundleError:
+        raise
+    except (KeyError, OSError, EOFError, ValueError) as exc:  # a missing member, not an npz, a pickled member
+        raise BundleError(f"{bundle_path} is not a {dataset} WebP bundle ({type(exc).__name__}: {exc})") from None
     (dest / "PROVENANCE.txt").write_text(provenance + "\n")
     return dest
 

@@ -12,7 +12,9 @@ the following calls while the machine is kept (a machine given back between two 
 checks every part and the whole against the manifest, then extracts into ``data/`` (nothing is written unless all of it
 checks out; the manifest's names are checked before any becomes a path). ``pack`` replaces ``--stage`` only when
 it is new, empty or an earlier pack's output. ``check`` runs the three steps here, through a scratch folder, as
-the machine would see them, one part per simulated call.
+the machine would see them, one part per simulated call. With ``--bundle FILE``, ``pack`` cuts a lossless WebP bundle of
+CIFAR-10 or CIFAR-100 instead (about 106 MB: smaller than the xz tar) and ``unpack`` converts it into the dataset's
+folder with ``bench/cifar_from_webp.py`` (``bash bench/gpu_table.sh stage`` picks the part size for the calls).
 """
 
 from __future__ import annotations

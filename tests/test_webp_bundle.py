@@ -68,3 +68,17 @@ def test_a_bundle_that_does_not_convert_unpacks_nothing(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="cannot convert the joined bundle: .*divide into 5 batches"):
         stage.unpack(tmp_path / "kept", tmp_path / "there")
     assert list((tmp_path / "there").iterdir()) == []
+
+
+def test_a_bundle_with_an_image_that_does_not_decode_is_one_error(tmp_path: Path) -> None:
+    bundle = webp.write_bundle(tmp_path / "bundle.npz", "cifar100", splits("cifar100"))
+    with np.load(bundle) as f:
+        members = dict(f)
+    members["test_bytes"] = members["test_bytes"].copy()
+    members["test_bytes"][:16] = 0  # the first test image's header
+    np.savez(tmp_path / "bad.npz", **members)
+    with pytest.raises(webp.BundleError, match="does not decode"):
+        webp.convert("cifar100", tmp_path / "bad.npz", tmp_path / "out" / "cifar-100-python")
+    (tmp_path / "text.npz").write_text("not an npz")
+    with pytest.raises(webp.BundleError, match="is not a cifar10 WebP bundle"):
+        webp.convert("cifar10", tmp_path / "text.npz", tmp_path / "out2" / "cifar-10-batches-py")
