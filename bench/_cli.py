@@ -16,26 +16,23 @@ from typing import NoReturn
 from quant_snn.cli.flags import run_cli
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number >= 1 (a count of images, steps, rounds: 0 would divide by zero later)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def whole_number(minimum: int):
+    """An argparse type: a whole number >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """An argparse type: a whole number >= 0 (where 0 means "none of these")."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
+positive_int = whole_number(1)  # a count of images, steps, rounds: 0 would divide by zero later
+non_negative_int = whole_number(0)  # where 0 means "none of these"
 
 
 def positive_float(text: str) -> float:

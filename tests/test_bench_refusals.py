@@ -58,6 +58,10 @@ def one_error_line(capsys, main: Callable[[list[str]], int | None], argv: list[s
     return lines[0]
 
 
+def receive_argv(stage: Path, staged: Path, data_dir: Path) -> list[str]:
+    return ["receive", "--stage", str(stage), "--staged", str(staged), "--data_dir", str(data_dir)]
+
+
 def tree(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
 
@@ -257,33 +261,9 @@ def test_receive_moves_nothing_unless_all_is_what_pack_writes(tmp_path: Path, da
     capsys.readouterr()
     (tmp_path / "parts" / "part-1" / "evil.py").write_text("")
     before = tree(tmp_path)
-    line = one_error_line(
-        capsys,
-        stage.main,
-        [
-            "receive",
-            "--stage",
-            str(tmp_path / "parts"),
-            "--staged",
-            str(tmp_path / "kept"),
-            "--data_dir",
-            str(data_dir),
-        ],
-    )
+    line = one_error_line(capsys, stage.main, receive_argv(tmp_path / "parts", tmp_path / "kept", data_dir))
     assert "nothing moved" in line and tree(tmp_path) == before
-    line = one_error_line(
-        capsys,
-        stage.main,
-        [
-            "receive",
-            "--stage",
-            str(tmp_path / "parts"),
-            "--staged",
-            str(data_dir / FOLDER),
-            "--data_dir",
-            str(data_dir),
-        ],
-    )
+    line = one_error_line(capsys, stage.main, receive_argv(tmp_path / "parts", data_dir / FOLDER, data_dir))
     assert "dataset folder" in line and tree(tmp_path) == before
 
 
