@@ -148,7 +148,7 @@ def launch(name: str, args: argparse.Namespace, work: Path, data: Path) -> subpr
     argv = [sys.executable, "-m", "quant_snn", "reproduce", "--dataset", args.dataset, "--configs", name,
             "--noise", "0", "--train_only", "True", "--recipe", args.recipe, "--output_dir", str(work / name),
             "--data_dir", str(data), "--precision", args.precision,
-            "--steps_per_execution", str(args.steps_per_execution)]
+            "--steps_per_execution", str(args.steps_per_execution), "--loop", args.loop]
     argv += ["--epochs", str(args.epochs)] if args.epochs else []
     (work / name).mkdir(parents=True, exist_ok=True)
     with open(work / name / "training_log.txt", "a") as log:  # the child keeps its own handle
@@ -333,9 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=positive_int, default=None, help="override the recipe's epochs")
     parser.add_argument("--precision", default=None,
                         help="training precision (default: train mixed_bfloat16, check float32)")
-    parser.add_argument("--steps_per_execution", type=positive_int, default=25,
-                        help="training steps per compiled call (default 25: a tenth of a CIFAR epoch; the same "
-                             "weights as 1, tested)")
+    parser.add_argument("--loop", choices=("fit", "device"), default=None,
+                        help="the training scripts' --loop (default: device on JAX, as on a GPU machine; else fit)")
+    parser.add_argument("--steps_per_execution", type=positive_int, default=250,
+                        help="training steps per call (default 250: a CIFAR epoch at batch 200, with --loop device "
+                             "one compiled scan an epoch)")
     parser.add_argument("--deadline", type=positive_float, default=480,
                         help="train: seconds from the call's start after which every run is stopped (default 480)")
     parser.add_argument("--epochs_per_call", type=positive_int, default=None,
@@ -345,9 +347,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.precision = args.precision or ("float32" if args.step == "check" else "mixed_bfloat16")
     if args.step in ("train", "check"):
+        import keras
+
+        from quant_snn.device_loop import check_loop
         from quant_snn.precision import check_precision
 
         check_precision(args.precision)
+        args.loop = args.loop or ("device" if keras.backend.backend() == "jax" else "fit")
+        check_loop(args.loop)
     if args.step == "stage":
         if args.bundle is None:
             raise UserError("stage needs --bundle: the lossless WebP bundle of the dataset")

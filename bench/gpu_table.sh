@@ -39,8 +39,9 @@ if command -v nvidia-smi >/dev/null 2>&1; then
     fi
 fi
 export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
-if [ "${1:-}" = throughput ]; then  # model.fit with 25 steps per compiled call against 1 (later flags override)
+if [ "${1:-}" = throughput ]; then  # model.fit and --loop device, 1 and 100 steps per call (later flags override)
     shift
-    exec "$PY" bench/train_throughput.py --steps_per_execution 25 --steps 50 --rounds 3 --precision mixed_bfloat16 "$@"
+    exec "$PY" bench/train_throughput.py --steps_per_execution 100 --device_loop --steps 100 --rounds 2 \
+        --precision mixed_bfloat16 "$@"
 fi
 "$PY" bench/gpu_table.py "$@"

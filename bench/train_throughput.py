@@ -6,13 +6,14 @@ All models (in-graph augmentation included) train on the same random CIFAR-sized
 between them so that background load hits all alike. Prints the rates, quantized/FP32 (target >= 0.85),
 mixed_bfloat16/float32 and quantized/native. Runs on whatever KERAS_BACKEND names.
 
-``--steps_per_execution N`` measures instead the training scripts' own path (``model.fit`` over epochs of ``--steps``
-batches) with 1 and with N steps per compiled call, in one run: images/s, epoch-runs/s of a 50,000-image epoch, model
-TFLOP/s (6 x the forward multiply-accumulates per image) and their fraction of an H200's ~790 TFLOP/s of dense bf16,
-the first epoch's seconds (compilation included), and the ratio N/1.
+``--steps_per_execution N`` and/or ``--device_loop`` measure instead the training scripts' own paths over epochs of
+``--steps`` batches, in one run: ``model.fit`` with one step per call (the baseline) and with N steps per call, and
+``--loop device`` (JAX: the data on the device) with 1 and N steps per compiled call. Each prints images/s, epoch-runs/s
+of a 50,000-image epoch, model TFLOP/s (6 x the forward multiply-accumulates per image) and their fraction of an
+H200's ~790 TFLOP/s of dense bf16, the first epoch's seconds (compilation included), and its ratio to the baseline.
 
     python bench/train_throughput.py [--batch_size 200 --steps 5 --rounds 3 --k 1 --B 2 --no_mixed --native_baseline]
-    python bench/train_throughput.py --steps_per_execution 25 --steps 50 --precision mixed_bfloat16
+    python bench/train_throughput.py --steps_per_execution 25 --device_loop --steps 50 --precision mixed_bfloat16
 """
 
 from __future__ import annotations
@@ -47,28 +48,57 @@ PEAK_TFLOPS = 790.0  # dense bf16 matrix arithmetic of one NVIDIA H200
 EPOCH_IMAGES = 50_000  # a CIFAR training epoch
 
 
-def fit_rates(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> None:
-    """The training scripts' path, ``model.fit``, with 1 and with ``--steps_per_execution`` steps per call."""
+class EpochSeconds(keras.callbacks.Callback):
+    """Wall seconds of every epoch (the first one includes compilation)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def loop_rates(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> None:
+    """The training scripts' paths over epochs of ``--steps`` batches, in one run: ``model.fit`` with one step per
+    call (the baseline), with ``--steps_per_execution`` steps per call, and ``--loop device`` (JAX)."""
     from quant_snn.architecture import VGG
+    from quant_snn.device_loop import fit_on_device
 
     flop = 6 * sum(VGG.ann_macs(10))
-    x, y = np.concatenate([x] * args.steps), np.concatenate([y] * args.steps)
+    pixels = np.concatenate([x.astype(np.uint8)] * args.steps)  # whole numbers 0..255, as the datasets hold
+    labels = np.concatenate([y] * args.steps)
+    paths = {"fit, 1 step per call": ("fit", 1)}
+    if args.steps_per_execution:
+        paths[f"fit, {args.steps_per_execution} steps per call"] = ("fit", args.steps_per_execution)
+    if args.device_loop:
+        paths["device loop, 1 step per call"] = ("device", 1)
+        if args.steps_per_execution:
+            paths[f"device loop, {args.steps_per_execution} steps per call"] = ("device", args.steps_per_execution)
     rates = {}
-    for steps in (1, args.steps_per_execution):
+    for name, (loop, steps) in paths.items():
+        keras.utils.set_random_seed(0) if keras.backend.backend() == "tensorflow" else np.random.seed(0)
         model, _ = build_training_model(10, QuantConfig(args.k, args.B), seed=0, precision=args.precision)
         compile_model(model, 1e-3, steps_per_execution=steps)
-        start = time.perf_counter()
-        model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0, shuffle=True)
-        first = time.perf_counter() - start
-        start = time.perf_counter()
-        model.fit(x, y, batch_size=args.batch_size, epochs=args.rounds, verbose=0, shuffle=True)
-        rates[steps] = len(x) * args.rounds / (time.perf_counter() - start)
-        tflops = rates[steps] * flop / 1e12
-        print(f"steps_per_execution {steps}: {rates[steps]:.1f} images/s, {rates[steps] / EPOCH_IMAGES:.4f} "
-              f"epoch-runs/s, {tflops:.3f} TFLOP/s of model arithmetic ({tflops / PEAK_TFLOPS:.2%} of "
-              f"{PEAK_TFLOPS:g}), first epoch {first:.1f} s (compilation included)")
-    print(f"ratio steps_per_execution {args.steps_per_execution}/1: "
-          f"{rates[args.steps_per_execution] / rates[1]:.3f}")
+        timer = EpochSeconds()
+        if loop == "device":
+            fit_on_device(model, pixels, labels, batch_size=args.batch_size, epochs=1 + args.rounds,
+                          steps_per_call=steps, callbacks=[timer], verbose=0)
+        else:
+            model.fit(pixels.astype(np.float32), labels, batch_size=args.batch_size, epochs=1 + args.rounds,
+                      verbose=0, shuffle=True, callbacks=[timer])
+        first, rest = timer.seconds[0], timer.seconds[1:]
+        rates[name] = len(pixels) * len(rest) / sum(rest)
+        tflops = rates[name] * flop / 1e12
+        print(f"{name}: {rates[name]:.1f} images/s, {rates[name] / EPOCH_IMAGES:.4f} epoch-runs/s, {tflops:.3f} "
+              f"TFLOP/s of model arithmetic ({tflops / PEAK_TFLOPS:.2%} of {PEAK_TFLOPS:g}), first epoch "
+              f"{first:.1f} s (compilation included)")
+    baseline = next(iter(paths))
+    for name in list(paths)[1:]:
+        print(f"ratio {name} / {baseline}: {rates[name] / rates[baseline]:.3f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,20 +110,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--B", type=float, default=2.0)
     parser.add_argument("--no_mixed", action="store_true", help="leave out the mixed_bfloat16 model")
     parser.add_argument("--steps_per_execution", type=positive_int, default=None,
-                        help="compare model.fit with this many steps per compiled call against 1 (and nothing else)")
+                        help="compare model.fit with this many steps per call against 1 (and nothing else)")
+    parser.add_argument("--device_loop", action="store_true",
+                        help="compare --loop device (JAX: one compiled program per epoch) against model.fit")
     parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32",
-                        help="--steps_per_execution: the training precision (default float32)")
+                        help="--steps_per_execution / --device_loop: the training precision (default float32)")
     parser.add_argument("--native_baseline", action="store_true",
                         help="add the quantized model with native convolutions only (no layer as a matrix product)")
     args = parser.parse_args(argv)
+    if args.device_loop:
+        from quant_snn.device_loop import check_loop
 
+        check_loop("device")  # before anything is printed or built
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, size=(args.batch_size, 32, 32, 3)).astype(np.float32)
     y = rng.integers(0, 10, size=args.batch_size).astype(np.int32)
     print(f"backend {keras.backend.backend()}, keras {keras.__version__}, {platform.processor() or platform.machine()}"
           f", {os.cpu_count()} CPUs, batch {args.batch_size}")
-    if args.steps_per_execution:
-        return fit_rates(args, x, y)
+    if args.steps_per_execution or args.device_loop:
+        return loop_rates(args, x, y)
     models = {}
     quant = QuantConfig(args.k, args.B)
     variants = [("quantized", quant, "float32"), ("fp32", FP32, "float32")]

@@ -30,7 +30,7 @@ def run_config(cfg: ReproduceConfig, network: NetworkName, **kwargs):
     return RunConfig(dataset=cfg.dataset, quant=network.quant, data_dir=cfg.data_dir, output_dir=cfg.output_dir,
                      batch_size=cfg.batch_size, seed=cfg.seed, verbose=cfg.verbose, distribute=cfg.distribute,
                      cpu_devices=cfg.cpu_devices, precision=cfg.precision, arch=cfg.arch,
-                     steps_per_execution=cfg.steps_per_execution, label=network.label,
+                     steps_per_execution=cfg.steps_per_execution, loop=cfg.loop, label=network.label,
                      **settings)
 
 

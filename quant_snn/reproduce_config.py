@@ -33,6 +33,7 @@ class ReproduceConfig:
     cpu_devices: int | None = None
     precision: str = "float32"
     steps_per_execution: int = 1
+    loop: str = "fit"  # fit or device (JAX): quant_snn.device_loop
     recipe: str = "original"
     training: dict = field(default_factory=dict)  # flags given on the command line (None where left out)
     train_only: bool = False
@@ -52,6 +53,9 @@ class ReproduceConfig:
                             ("--steps_per_execution", self.steps_per_execution)):
             if value < 1:  # checked here, before any training, under the flag's own name
                 raise UserError(f"{flag} must be at least 1, got {value}")
+        from .device_loop import check_loop
+
+        check_loop(self.loop, self.distribute)
         settings = expand_recipe(self.recipe, {**self.training, "epochs": None}, spec.network)
         settings.pop("epochs")
         self.settings = settings  # optimizer, schedule, learning_rate, warmup_epochs, weight_decay, label_smoothing,

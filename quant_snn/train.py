@@ -18,6 +18,7 @@ from .augment import Preprocess
 from .checkpoint import checkpoint_state, load_checkpoint
 from .data import Dataset, load_dataset
 from .datasets import dataset_spec
+from .device_loop import check_loop, fit_on_device
 from .distribute import DataParallel, check_batch, data_parallel, single_device
 from .epoch_end import EpochCheckpoint, NpzTest
 from .errors import UserError
@@ -55,7 +56,8 @@ class RunConfig:
     distribute: bool = False  # data-parallel over all local devices
     cpu_devices: int | None = None  # split the CPU into this many logical devices (try --distribute without GPUs)
     precision: str = "float32"  # training compute precision; evaluation is always float32
-    steps_per_execution: int = 1  # training steps per compiled call: the same arithmetic, fewer host round trips
+    steps_per_execution: int = 1  # steps per call: compiled as one on TensorFlow and with loop device
+    loop: str = "fit"  # fit: Keras' model.fit; device (JAX): the training set on the device, steps called directly
     optimizer: str = ORIGINAL["optimizer"]  # adam (the original) or sgd (Nesterov momentum 0.9)
     schedule: str = ORIGINAL["schedule"]  # constant (the original), cosine or onecycle, per step over --epochs
     warmup_epochs: float = ORIGINAL["warmup_epochs"]  # cosine / onecycle: epochs of linear warm-up
@@ -89,6 +91,7 @@ class RunConfig:
         if self.steps_per_execution > 1 and keras.backend.backend() == "torch":
             raise UserError("--steps_per_execution above 1 needs the TensorFlow or JAX backend (Keras runs one step "
                             "per call on PyTorch)")
+        check_loop(self.loop, self.distribute)
         check_seed(self.seed)
         check_precision(self.precision)
         check_optimizer(self.optimizer, self.weight_decay, self.label_smoothing)
@@ -196,8 +199,8 @@ def compile_model(
     steps_per_execution: int = 1,
 ) -> keras.optimizers.Optimizer:
     """Compile with the run's optimizer and loss; the defaults are the original's Adam and cross-entropy.
-    ``steps_per_execution`` steps run per call of the compiled function (Keras' own loop: the same steps, fewer
-    round trips between the host and an accelerator)."""
+    ``steps_per_execution`` steps run per call of ``fit``'s step function (the same steps: on TensorFlow one compiled
+    call, on JAX a Python loop around the compiled step)."""
     opt = make_optimizer(optimizer, learning_rate, weight_decay)
     model.compile(optimizer=opt, loss=make_loss(label_smoothing), metrics=["accuracy"],
                   steps_per_execution=steps_per_execution)
@@ -301,6 +304,12 @@ def _train(cfg: RunConfig, data: Dataset, n_classes: int, parallel: DataParallel
     compile_model(twin, cfg.learning_rate)  # plain cross-entropy: test losses compare across recipes
     test = NpzTest(twin, twin_core, _as_float(data.x_test), data.y_test, cfg.batch_size)
     end_epoch = cfg.epochs if cfg.scheduled else start_epoch + cfg.epochs
+    callbacks = [EpochCheckpoint(cfg, core, history, test)]
+    if cfg.loop == "device":
+        fit_on_device(model, data.x_train, data.y_train, batch_size=cfg.batch_size, epochs=end_epoch,
+                      initial_epoch=start_epoch, steps_per_call=cfg.steps_per_execution, callbacks=callbacks,
+                      verbose=cfg.verbose)
+        return history
     model.fit(
         _as_float(data.x_train),
         data.y_train,
@@ -308,7 +317,7 @@ def _train(cfg: RunConfig, data: Dataset, n_classes: int, parallel: DataParallel
         epochs=end_epoch,
         initial_epoch=start_epoch,
         shuffle=True,
-        callbacks=[EpochCheckpoint(cfg, core, history, test)],
+        callbacks=callbacks,
         verbose=cfg.verbose,
     )
     return history

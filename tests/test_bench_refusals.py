@@ -315,6 +315,8 @@ def test_counts_are_refused_while_the_flags_are_parsed(script: str, argv: list[s
         ("gpu_table", ["train", "--configs", "k1Bx", "--out", "{tmp}/o"], "error: unknown network 'k1Bx_fast60'"),
         ("gpu_table", ["train", "--recipe", "slow", "--out", "{tmp}/o"], "error: unknown --recipe 'slow'"),
         ("gpu_table", ["train", "--precision", "half", "--out", "{tmp}/o"], "error: unknown --precision 'half'"),
+        ("gpu_table", ["train", "--loop", "device", "--out", "{tmp}/o"], "error: --loop device needs the JAX backend"),
+        ("train_throughput", ["--device_loop"], "error: --loop device needs the JAX backend"),
         ("gpu_table", ["train", "--out", "{tmp}/file"], "error: --out {tmp}/file already holds cifar100/ (or is not"),
     ],
 )

@@ -94,6 +94,8 @@ def test_command_line_and_bad_input(tmp_path, cifar10_dir, capsys):
                            (["--batch_size", "0"], "--batch_size must be at least 1, got 0"),  # not "the default"
                            (["--snn_batch_size", "-1"], "--snn_batch_size must be at least 1, got -1"),
                            (["--steps_per_execution", "0"], "--steps_per_execution must be at least 1, got 0"),
+                           (["--loop", "device"], "--loop device needs the JAX backend (this is tensorflow): it calls "
+                                                  "JAX's compiler itself (set KERAS_BACKEND=jax, or use --loop fit)"),
                            (["--noise", "0.1"], "--noise must include 0, the noiseless run that the table and the "
                                                 "figures need (e.g. --noise 0,0.1,0.2)")):
         capsys.readouterr()

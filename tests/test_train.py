@@ -199,14 +199,10 @@ def test_a_checkpoint_is_read_within_its_stated_size(tmp_path, monkeypatch):
         load_checkpoint(path, model=None, optimizer=None)
 
 
-@pytest.mark.backends
 def test_several_steps_per_call_give_the_same_weights(tmp_path, cifar10_dir):
     """--steps_per_execution runs the same steps (shuffles, augmentation draws, updates) in fewer compiled calls:
-    one epoch of 5 steps, 3 per call (one call of 3, one of 2), ends with the plain path's weights bit for bit."""
-    if keras.backend.backend() == "torch":
-        with pytest.raises(UserError, match="--steps_per_execution above 1 needs the TensorFlow or JAX backend"):
-            run_config(tmp_path, cifar10_dir, steps_per_execution=3)
-        return
+    one epoch of 5 steps, 3 per call (one call of 3, one of 2), ends with the plain path's weights bit for bit.
+    (TensorFlow: one compiled call; on JAX Keras loops in Python around the same compiled step.)"""
     runs = {}
     for steps in (1, 3):
         cfg = run_config(tmp_path / f"s{steps}", cifar10_dir, steps_per_execution=steps)
@@ -216,3 +212,41 @@ def test_several_steps_per_call_give_the_same_weights(tmp_path, cifar10_dir):
     assert len(plain) == len(fast) and all(np.array_equal(a, b) for a, b in zip(plain, fast, strict=True))
     assert {k: v for k, v in plain_row.items() if k != "seconds"} == {k: v for k, v in fast_row.items()
                                                                       if k != "seconds"}
+
+
+def _without_seconds(history):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
+@pytest.mark.backends
+def test_device_loop_gives_the_fit_path_weights(tmp_path, cifar10_dir):
+    """--loop device (JAX) trains on the same batches, in the same order, with the same augmentation draws as
+    model.fit: two epochs of 40 images at batch 15 (two full batches and a partial one each) end with fit's weights
+    bit for bit at one step per call (the second epoch resumed from the checkpoint); with the two full batches in one
+    compiled scan, XLA's rounding inside the loop may differ in the last places (stated tolerance: 1e-6 absolute on
+    every weight, the same accuracies)."""
+    backend = keras.backend.backend()
+    if backend != "jax":
+        with pytest.raises(UserError, match=f"--loop device needs the JAX backend \\(this is {backend}\\)"):
+            run_config(tmp_path, cifar10_dir, loop="device")
+        if backend == "torch":
+            with pytest.raises(UserError, match="--steps_per_execution above 1 needs the TensorFlow or JAX backend"):
+                run_config(tmp_path, cifar10_dir, steps_per_execution=3)
+        return
+    with pytest.raises(UserError, match="--loop device trains on one device"):
+        run_config(tmp_path, cifar10_dir, loop="device", distribute=True)
+    runs = {}
+    for name, loop, steps in (("fit", "fit", 1), ("device", "device", 1), ("scan", "device", 2)):
+        set_seed(0)
+        for resume in (False, True):
+            cfg = run_config(tmp_path / name, cifar10_dir, loop=loop, steps_per_execution=steps, batch_size=15,
+                             resume=resume)
+            history = train(cfg)
+        runs[name] = (read_npz(cfg.npz_path)[0], history)
+    (fit, fit_history), (device, device_history), (scan, scan_history) = runs["fit"], runs["device"], runs["scan"]
+    assert len(fit) == len(device) and all(np.array_equal(a, b) for a, b in zip(fit, device, strict=True))
+    assert _without_seconds(fit_history) == _without_seconds(device_history) and len(fit_history) == 2
+    assert all(np.allclose(a, b, rtol=0, atol=1e-6) for a, b in zip(fit, scan, strict=True))
+    assert [(r["accuracy"], r["test_accuracy"]) for r in fit_history] == [
+        (r["accuracy"], r["test_accuracy"]) for r in scan_history]
+    assert [r["loss"] for r in fit_history] == pytest.approx([r["loss"] for r in scan_history], rel=1e-5)

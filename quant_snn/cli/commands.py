@@ -92,6 +92,7 @@ def reproduce_main(argv: Sequence[str] | None = None) -> int:
             data_dir=args.data_dir, output_dir=args.output_dir, batch_size=args.batch_size,
             snn_batch_size=args.snn_batch_size, seed=args.seed, limit=args.limit, distribute=args.distribute,
             cpu_devices=args.cpu_devices, precision=args.precision, steps_per_execution=args.steps_per_execution,
+            loop=args.loop,
         )
         if args.cpu_devices:
             from ..distribute import request_cpu_devices

@@ -51,8 +51,12 @@ def add_parallel_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
                         help="training compute precision (default float32); evaluation is always float32")
     parser.add_argument("--steps_per_execution", type=int, default=1,
-                        help="training steps per compiled call (default 1): fewer round trips to an accelerator, "
-                             "the same weights")
+                        help="training steps per call (default 1): fewer round trips to an accelerator, the same "
+                             "steps (one compiled call on TensorFlow and with --loop device)")
+    parser.add_argument("--loop", choices=("fit", "device"), default="fit",
+                        help="fit (default): Keras' model.fit; device (JAX): the training set kept on the "
+                             "accelerator, --steps_per_execution batches per compiled call (an epoch's: one call "
+                             "an epoch); keep 1 on a CPU")
 
 
 def add_recipe_flags(parser: argparse.ArgumentParser, init: bool = True) -> None:
