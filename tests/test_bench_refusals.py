@@ -281,6 +281,7 @@ def test_receive_moves_nothing_unless_all_is_what_pack_writes(tmp_path: Path, da
         ("train_throughput", ["--rounds", "-1"], "argument --rounds: must be at least 1"),
         ("train_throughput", ["--batch_size", "0"], "argument --batch_size: must be at least 1"),
         ("train_throughput", ["--steps_per_execution", "0"], "argument --steps_per_execution: must be at least 1"),
+        ("step_cost", ["--bandwidth_tbs", "0"], "argument --bandwidth_tbs: must be a finite number > 0"),
         ("gpu_table", ["train", "--steps_per_execution", "0"], "argument --steps_per_execution: must be at least 1"),
         ("integer_form_check", ["--npz", "x.npz", "--limit", "0"], "argument --limit: must be at least 1, got 0"),
         ("spike_agreement", ["--npz", "x.npz", "--threads", "0"], "argument --threads: must be at least 1"),
@@ -317,6 +318,9 @@ def test_counts_are_refused_while_the_flags_are_parsed(script: str, argv: list[s
         ("gpu_table", ["train", "--precision", "half", "--out", "{tmp}/o"], "error: unknown --precision 'half'"),
         ("gpu_table", ["train", "--loop", "device", "--out", "{tmp}/o"], "error: --loop device needs the JAX backend"),
         ("train_throughput", ["--device_loop"], "error: --loop device needs the JAX backend"),
+        ("step_cost", ["--configs", "k1B2,k9"], "error: unknown network 'k9'"),
+        ("step_cost", ["--precisions", "float32,half"], "error: unknown --precision 'half'"),
+        ("step_cost", [], "error: step_cost compiles with JAX: run it with KERAS_BACKEND=jax (this is tensorflow)"),
         ("gpu_table", ["train", "--out", "{tmp}/file"], "error: --out {tmp}/file already holds cifar100/ (or is not"),
     ],
 )
