@@ -6,6 +6,7 @@
 #   bash bench/gpu_table.sh train --dataset cifar100 [--recipe fast60 --deadline 480]  # there, the last part's call
 #   bash bench/gpu_table.sh check [--dataset cifar10 --configs fp32,k1B2]          # here: every step, scratch folders
 #   bash bench/gpu_table.sh throughput                                              # bench/train_throughput.py
+#   bash bench/gpu_table.sh cost                                                    # bench/step_cost.py
 # On a machine without Keras, the wheels that `make gpu-prep` put into .gpu/ (carried by the first call) are
 # installed into .gpu/site once; training there runs on JAX with a persistent compilation cache in runs/table/.
 # MPS=1 runs the side-by-side processes under CUDA MPS (untried: compare summary.json's throughput with and without).
@@ -43,5 +44,9 @@ if [ "${1:-}" = throughput ]; then  # model.fit and --loop device, 1 and 100 ste
     shift
     exec "$PY" bench/train_throughput.py --steps_per_execution 100 --device_loop --steps 100 --rounds 2 \
         --precision mixed_bfloat16 "$@"
+fi
+if [ "${1:-}" = cost ]; then  # XLA's FLOP and bytes of the training step compiled for this machine's device
+    shift
+    exec "$PY" bench/step_cost.py --configs k1B2 --precisions float32,mixed_bfloat16 "$@"
 fi
 "$PY" bench/gpu_table.py "$@"
