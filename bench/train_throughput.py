@@ -67,6 +67,7 @@ def loop_rates(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> None:
     call (the baseline), with ``--steps_per_execution`` steps per call, and ``--loop device`` (JAX)."""
     from quant_snn.architecture import VGG
     from quant_snn.device_loop import fit_on_device
+    from quant_snn.seeding import set_seed
 
     flop = 6 * sum(VGG.ann_macs(10))
     pixels = np.concatenate([x.astype(np.uint8)] * args.steps)  # whole numbers 0..255, as the datasets hold
@@ -80,7 +81,7 @@ def loop_rates(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> None:
             paths[f"device loop, {args.steps_per_execution} steps per call"] = ("device", args.steps_per_execution)
     rates = {}
     for name, (loop, steps) in paths.items():
-        keras.utils.set_random_seed(0) if keras.backend.backend() == "tensorflow" else np.random.seed(0)
+        set_seed(0)  # every path starts from the same weights and draws the same batches
         model, _ = build_training_model(10, QuantConfig(args.k, args.B), seed=0, precision=args.precision)
         compile_model(model, 1e-3, steps_per_execution=steps)
         timer = EpochSeconds()
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps_per_execution", type=positive_int, default=None,
                         help="compare model.fit with this many steps per call against 1 (and nothing else)")
     parser.add_argument("--device_loop", action="store_true",
-                        help="compare --loop device (JAX: one compiled program per epoch) against model.fit")
+                        help="compare --loop device (JAX: the training set on the device) at 1 and "
+                             "--steps_per_execution steps per compiled call against model.fit")
     parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32",
                         help="--steps_per_execution / --device_loop: the training precision (default float32)")
     parser.add_argument("--native_baseline", action="store_true",

@@ -82,8 +82,7 @@ def training_main(dataset: str, quantized: bool, script_path: str, argv: Sequenc
             resume=args.resume, batch_size=args.batch_size, seed=args.seed, verbose=args.verbose,
             inference_npz=args.npz, distribute=args.distribute, cpu_devices=args.cpu_devices, precision=args.precision,
             steps_per_execution=args.steps_per_execution, loop=args.loop, init_npz=args.init_npz,
-            overwrite=args.overwrite,
-            label=args.label, **recipe,
+            overwrite=args.overwrite, label=args.label, **recipe,
         )
         if cfg.mode == "inference":
             loss, accuracy = evaluate(cfg)
