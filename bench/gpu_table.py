@@ -250,6 +250,7 @@ def collect(args: argparse.Namespace, root: Path, names: list[str], out: Path, r
         networks[name] = {"epochs": len(rows), "test_accuracy": float(rows[-1]["test_accuracy"]) if rows else None,
                           "this_call": report["ended"][name], "npz_sha256": digest}
     summary = {"dataset": args.dataset, "recipe": args.recipe, "precision": args.precision,
+               "loop": args.loop, "steps_per_execution": args.steps_per_execution,
                "epochs": args.epochs, "networks": networks,
                "call": throughput(args.dataset, report["train_images"], rows_this_call, report["seconds"])}
     weights = sorted((target / "weights").glob("*.npz"), key=lambda p: p.stat().st_size)
