@@ -15,6 +15,8 @@ at an epoch's begin and end; there are no per-batch callbacks or progress-bar st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 import numpy as np
 
@@ -35,6 +37,7 @@ def check_loop(loop: str, distribute: bool = False) -> None:
 
 
 def _state(model: keras.Model) -> tuple[list, list, list, list]:
+    """The four groups of values ``train_step`` takes and returns, in Keras' order."""
     return ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
             [v.value for v in model.optimizer.variables], [v.value for v in model.metrics_variables])
 
@@ -62,7 +65,7 @@ def _programs(model: keras.Model):
 
 def fit_on_device(
     model: keras.Model, x: np.ndarray, y: np.ndarray, *, batch_size: int, epochs: int, initial_epoch: int = 0,
-    steps_per_call: int = 1, callbacks: list[keras.callbacks.Callback] = (), verbose: int | str = "auto",
+    steps_per_call: int = 1, callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int | str = "auto",
 ) -> None:
     """Train a compiled model like ``model.fit(x, y, batch_size, epochs, initial_epoch, shuffle=True)`` on JAX,
     ``steps_per_call`` full batches per compiled call (a ``jax.lax.scan``; at most an epoch's)."""

@@ -221,10 +221,10 @@ def _without_seconds(history):
 @pytest.mark.backends
 def test_device_loop_gives_the_fit_path_weights(tmp_path, cifar10_dir):
     """--loop device (JAX) trains on the same batches, in the same order, with the same augmentation draws as
-    model.fit: two epochs of 40 images at batch 15 (two full batches and a partial one each) end with fit's weights
-    and history bit for bit at one step per call. With the two full batches
-    in one compiled scan, XLA's rounding inside the loop may differ in the last places: one epoch then ends within
-    a stated tolerance of fit's weights (1e-6 absolute on every weight) with the same accuracy."""
+    model.fit: two epochs of 40 images at batch 15 (two full batches and a partial one each) through train() end
+    with fit's weights and accuracies bit for bit at one step per call. With the two full batches in one compiled
+    scan, XLA's rounding inside the loop may differ in the last places: the stated tolerance is 1e-6 absolute on
+    every latent weight, with the same accuracies."""
     backend = keras.backend.backend()
     if backend != "jax":
         with pytest.raises(UserError, match=f"--loop device needs the JAX backend \\(this is {backend}\\)"):
@@ -235,30 +235,28 @@ def test_device_loop_gives_the_fit_path_weights(tmp_path, cifar10_dir):
         return
     with pytest.raises(UserError, match="--loop device trains on one device"):
         run_config(tmp_path, cifar10_dir, loop="device", distribute=True)
-    runs = {}
-    for loop in ("fit", "device"):
-        set_seed(0)
-        cfg = run_config(tmp_path / loop, cifar10_dir, loop=loop, batch_size=15, epochs=2)
-        history = train(cfg)
-        runs[loop] = (read_npz(cfg.npz_path)[0], history)
-    (fit, fit_history), (device, device_history) = runs["fit"], runs["device"]
-    assert len(fit) == len(device) and all(np.array_equal(a, b) for a, b in zip(fit, device, strict=True))
-    assert _without_seconds(fit_history) == _without_seconds(device_history) and len(fit_history) == 2
-
     from quant_snn.device_loop import fit_on_device
+    from quant_snn.weights import model_params
 
     data = load_cifar(CIFAR10, cifar10_dir)
     trained = {}
-    for steps in (None, 2):  # None: model.fit
-        set_seed(0)
-        model, _ = build_training_model(10, K1B2, seed=3, arch=SMALL)
+    for steps in (None, 2):  # None: model.fit, as train() calls it, with train()'s seeds
+        set_seed(3)
+        model, core = build_training_model(10, K1B2, seed=3, arch=SMALL)
         compile_model(model, 1e-3)
         if steps is None:
-            model.fit(data.x_train.astype(np.float32), data.y_train, batch_size=15, epochs=1, verbose=0)
+            accuracies = model.fit(data.x_train.astype(np.float32), data.y_train, batch_size=15, epochs=2,
+                                   verbose=0).history["accuracy"]
         else:
-            fit_on_device(model, data.x_train, data.y_train, batch_size=15, epochs=1, steps_per_call=steps, verbose=0)
-        accuracy = float(model.get_metrics_result()["accuracy"])
-        trained[steps] = ([to_numpy(v) for v in model.trainable_variables], accuracy)
-    (plain, plain_accuracy), (scanned, scanned_accuracy) = trained[None], trained[2]
-    assert all(np.allclose(a, b, rtol=0, atol=1e-6) for a, b in zip(plain, scanned, strict=True))
-    assert scanned_accuracy == plain_accuracy
+            fit_on_device(model, data.x_train, data.y_train, batch_size=15, epochs=2, steps_per_call=steps, verbose=0)
+            accuracies = [float(model.get_metrics_result()["accuracy"])]
+        trained[steps] = ([to_numpy(v) for v in model.trainable_variables], model_params(core), accuracies)
+    (latent, params, accuracies), (scanned, _, scanned_accuracies) = trained[None], trained[2]
+    cfg = run_config(tmp_path, cifar10_dir, loop="device", batch_size=15, epochs=2)
+    history = train(cfg)
+    device_params = read_npz(cfg.npz_path)[0]
+    assert len(device_params) == len(params) and all(
+        np.array_equal(a, b) for a, b in zip(device_params, params, strict=True))
+    assert [row["accuracy"] for row in history] == accuracies
+    assert all(np.allclose(a, b, rtol=0, atol=1e-6) for a, b in zip(latent, scanned, strict=True))
+    assert scanned_accuracies == accuracies[-1:]
