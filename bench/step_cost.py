@@ -32,6 +32,7 @@ def step_cost(config: str, precision: str, batch_size: int, dataset: str = "cifa
     import numpy as np
 
     from quant_snn.datasets import dataset_spec
+    from quant_snn.device_loop import train_state
     from quant_snn.names import parse_name
     from quant_snn.train import build_training_model, compile_model
 
@@ -43,9 +44,7 @@ def step_cost(config: str, precision: str, batch_size: int, dataset: str = "cifa
     y = np.zeros(batch_size, np.int32)
     model._symbolic_build(data_batch=(x, y))  # keras.src, as Model.fit does before its first step
     model.optimizer.build(model.trainable_variables)
-    state = tuple([v.value for v in group] for group in (model.trainable_variables, model.non_trainable_variables,
-                                                          model.optimizer.variables, model.metrics_variables))
-    compiled = jax.jit(model.train_step).lower(state, (x, y)).compile()
+    compiled = jax.jit(model.train_step).lower(train_state(model), (x, y)).compile()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return {"flops": float(cost["flops"]), "bytes": float(cost["bytes accessed"]),

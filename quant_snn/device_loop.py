@@ -36,8 +36,8 @@ def check_loop(loop: str, distribute: bool = False) -> None:
         raise UserError("--loop device trains on one device: it cannot be combined with --distribute True")
 
 
-def _state(model: keras.Model) -> tuple[list, list, list, list]:
-    """The four groups of values ``train_step`` takes and returns, in Keras' order."""
+def train_state(model: keras.Model) -> tuple[list, list, list, list]:
+    """The four groups of values Keras' JAX ``train_step`` takes and returns, in its order."""
     return ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
             [v.value for v in model.optimizer.variables], [v.value for v in model.metrics_variables])
 
@@ -93,7 +93,7 @@ def fit_on_device(
         callback_list.on_epoch_begin(epoch)
         order = np.random.permutation(n).astype(np.int32)
         batches = [order[i: i + batch_size] for i in range(0, n, batch_size)]
-        state = _state(model)
+        state = train_state(model)
         scanned = full - full % chunk if chunk > 1 else 0
         for start in range(0, scanned, chunk):
             state = several_steps(state, x_device, y_device, np.stack(batches[start: start + chunk]))
@@ -107,4 +107,4 @@ def fit_on_device(
     callback_list.on_train_end()
 
 
-__all__ = ["LOOPS", "check_loop", "fit_on_device"]
+__all__ = ["LOOPS", "check_loop", "fit_on_device", "train_state"]
