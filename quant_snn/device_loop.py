@@ -74,6 +74,9 @@ def fit_on_device(
     n = len(x)
     full, rest = divmod(n, batch_size)
     chunk = max(1, min(steps_per_call, full))
+    if chunk > 1 and jax.default_backend() == "cpu":
+        print(f"note: {chunk} steps per compiled call on a CPU: XLA:CPU runs convolutions inside a compiled loop far "
+              "slower (jax-ml/jax#12868); --steps_per_execution 1 gives the same training faster here", flush=True)
     # fit builds what is not built yet (metrics, loss) from a first batch, drawing one permutation it never uses
     unbuilt = not all(layer.built for layer in model._flatten_layers()) or any(
         part is not None and not part.built for part in (model._compile_metrics, model._compile_loss))

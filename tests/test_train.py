@@ -219,7 +219,7 @@ def _without_seconds(history):
 
 
 @pytest.mark.backends
-def test_device_loop_gives_the_fit_path_weights(tmp_path, cifar10_dir):
+def test_device_loop_gives_the_fit_path_weights(tmp_path, cifar10_dir, capsys):
     """--loop device (JAX) trains on the same batches, in the same order, with the same augmentation draws as
     model.fit: two epochs of 40 images at batch 15 (two full batches and a partial one each) through train() end
     with fit's weights and accuracies bit for bit at one step per call. With the two full batches in one compiled
@@ -249,6 +249,7 @@ def test_device_loop_gives_the_fit_path_weights(tmp_path, cifar10_dir):
                                    verbose=0).history["accuracy"]
         else:
             fit_on_device(model, data.x_train, data.y_train, batch_size=15, epochs=2, steps_per_call=steps, verbose=0)
+            assert "note: 2 steps per compiled call on a CPU" in capsys.readouterr().out  # said once, then trained
             accuracies = [float(model.get_metrics_result()["accuracy"])]
         trained[steps] = ([to_numpy(v) for v in model.trainable_variables], model_params(core), accuracies)
     (latent, params, accuracies), (scanned, _, scanned_accuracies) = trained[None], trained[2]
