@@ -10,7 +10,8 @@ mixed_bfloat16/float32 and quantized/native. Runs on whatever KERAS_BACKEND name
 ``--steps`` batches, in one run: ``model.fit`` with one step per call (the baseline) and with N steps per call, and
 ``--loop device`` (JAX: the data on the device) with 1 and N steps per compiled call. Each prints images/s, epoch-runs/s
 of a 50,000-image epoch, model TFLOP/s (6 x the forward multiply-accumulates per image) and their fraction of an
-H200's ~790 TFLOP/s of dense bf16, the first epoch's seconds (compilation included), and its ratio to the baseline.
+H200's ~790 TFLOP/s of dense bf16, the first epoch's seconds (compilation included), its ratio to the baseline and
+the largest difference of its trained weights from the baseline's (every path starts from the same seed and data).
 
     python bench/train_throughput.py [--batch_size 200 --steps 5 --rounds 3 --k 1 --B 2 --no_mixed --native_baseline]
     python bench/train_throughput.py --steps_per_execution 25 --device_loop --steps 50 --precision mixed_bfloat16
@@ -79,7 +80,7 @@ def loop_rates(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> None:
         paths["device loop, 1 step per call"] = ("device", 1)
         if args.steps_per_execution:
             paths[f"device loop, {args.steps_per_execution} steps per call"] = ("device", args.steps_per_execution)
-    rates = {}
+    rates, weights = {}, {}
     for name, (loop, steps) in paths.items():
         set_seed(0)  # every path starts from the same weights and draws the same batches
         model, _ = build_training_model(10, QuantConfig(args.k, args.B), seed=0, precision=args.precision)
@@ -91,6 +92,7 @@ def loop_rates(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> None:
         else:
             model.fit(pixels.astype(np.float32), labels, batch_size=args.batch_size, epochs=1 + args.rounds,
                       verbose=0, shuffle=True, callbacks=[timer])
+        weights[name] = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
         first, rest = timer.seconds[0], timer.seconds[1:]
         rates[name] = len(pixels) * len(rest) / sum(rest)
         tflops = rates[name] * flop / 1e12
@@ -99,7 +101,9 @@ def loop_rates(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> None:
               f"{first:.1f} s (compilation included)")
     baseline = next(iter(paths))
     for name in list(paths)[1:]:
-        print(f"ratio {name} / {baseline}: {rates[name] / rates[baseline]:.3f}")
+        gap = max(float(np.max(np.abs(a - b))) for a, b in zip(weights[name], weights[baseline], strict=True))
+        print(f"ratio {name} / {baseline}: {rates[name] / rates[baseline]:.3f}; largest weight difference after "
+              f"{1 + args.rounds} epochs: {gap:.3g}" + (" (bit for bit)" if gap == 0 else ""))
 
 
 def main(argv: list[str] | None = None) -> None:
