@@ -74,12 +74,13 @@ def loop_rates(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> None:
     pixels = np.concatenate([x.astype(np.uint8)] * args.steps)  # whole numbers 0..255, as the datasets hold
     labels = np.concatenate([y] * args.steps)
     paths = {"fit, 1 step per call": ("fit", 1)}
+    per_call = min(args.steps_per_execution or 1, args.steps)  # an epoch of --steps batches is the most per call
     if args.steps_per_execution:
-        paths[f"fit, {args.steps_per_execution} steps per call"] = ("fit", args.steps_per_execution)
+        paths[f"fit, {per_call} steps per call"] = ("fit", per_call)
     if args.device_loop:
         paths["device loop, 1 step per call"] = ("device", 1)
         if args.steps_per_execution:
-            paths[f"device loop, {args.steps_per_execution} steps per call"] = ("device", args.steps_per_execution)
+            paths[f"device loop, {per_call} steps per call"] = ("device", per_call)
     rates, weights = {}, {}
     for name, (loop, steps) in paths.items():
         set_seed(0)  # every path starts from the same weights and draws the same batches
