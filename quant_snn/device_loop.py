@@ -36,16 +36,19 @@ def check_loop(loop: str, distribute: bool = False) -> None:
         raise UserError("--loop device trains on one device: it cannot be combined with --distribute True")
 
 
+def _variable_groups(model: keras.Model) -> tuple[list, list, list, list]:
+    """The four groups of variables Keras' JAX ``train_step`` takes values of and returns, in its order."""
+    return (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
+            model.metrics_variables)
+
+
 def train_state(model: keras.Model) -> tuple[list, list, list, list]:
-    """The four groups of values Keras' JAX ``train_step`` takes and returns, in its order."""
-    return ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
-            [v.value for v in model.optimizer.variables], [v.value for v in model.metrics_variables])
+    """The values of those four groups: the state ``train_step`` takes."""
+    return tuple([v.value for v in group] for group in _variable_groups(model))
 
 
 def _assign(model: keras.Model, state: tuple[list, list, list, list]) -> None:
-    groups = (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
-              model.metrics_variables)
-    for variables, values in zip(groups, state, strict=True):
+    for variables, values in zip(_variable_groups(model), state, strict=True):
         for variable, value in zip(variables, values, strict=True):
             variable.assign(value)
 
